@@ -1,0 +1,1 @@
+//! SPCS service specifications: model, validation, templates, sidecar injection.
