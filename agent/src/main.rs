@@ -1,1 +1,85 @@
-fn main(){}
+//! `firn-agent`: the sidecar binary.
+
+use firn_agent::{cli, config, once, telemetry};
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use firn_schemas::units::format_bytes;
+use tracing_subscriber::EnvFilter;
+
+fn init_logging(cli: &cli::Cli) {
+    let default = match (cli.quiet, cli.verbose) {
+        (true, _) => "warn",
+        (false, 0) => "info",
+        (false, 1) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .compact()
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    init_logging(&cli);
+    match run(&cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("firn-agent: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: &cli::Cli) -> anyhow::Result<ExitCode> {
+    let cfg = config::AgentConfig::from_cli(cli, |k| std::env::var(k).ok())?;
+    tracing::info!(
+        inputs = %cfg.inputs.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(" "),
+        output = %cfg.describe_output(),
+        resource = %cfg.resource.describe(),
+        "Starting firn-agent {}",
+        env!("CARGO_PKG_VERSION")
+    );
+    let counters = Arc::new(telemetry::Counters::default());
+    if !cfg.once {
+        anyhow::bail!("following files is not available yet: add --once to read them to their end");
+    }
+    let report = once::run(&cfg, &counters)?;
+    let stats = &report.sink.stats;
+    let read = counters.bytes_read_total.load(std::sync::atomic::Ordering::Relaxed);
+    println!(
+        "firn-agent: read {} line(s), {} from {} file(s); wrote {} row(s) in {} Parquet file(s), {}, under {}",
+        counters.lines_read_total.load(std::sync::atomic::Ordering::Relaxed),
+        format_bytes(read),
+        report.inputs.len(),
+        stats.rows_written_total,
+        stats.files_written_total,
+        format_bytes(stats.bytes_written_total),
+        cfg.sink.dir.display()
+    );
+    for w in &report.sink.written {
+        println!("  {}", w.path.display());
+    }
+    for (name, value) in counters.snapshot() {
+        if value > 0 && !name.ends_with("lines_read_total") && !name.ends_with("bytes_read_total") {
+            println!("  {name} = {value}");
+        }
+    }
+    if stats.files_written_total > 0 {
+        println!(
+            "Query them (needs `pip install duckdb`):\n  python3 dashboards/duckdb/query.py {}",
+            cfg.sink.dir.display()
+        );
+    }
+    if let Some(e) = report.sink.error {
+        eprintln!("firn-agent: error: {e}");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -218,6 +218,7 @@ pub fn batch_schema() -> SchemaRef {
 #[allow(clippy::expect_used)]
 pub fn parquet_schema() -> SchemaDescriptor {
     ArrowSchemaConverter::new()
+        .schema_root("snowflake_event_table")
         .convert(&file_schema())
         .expect("the event-table schema converts to Parquet (unit-tested)")
 }

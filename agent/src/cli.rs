@@ -1,0 +1,105 @@
+//! Command-line arguments, as typed by the user (validated into `config::AgentConfig`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser};
+
+/// firn collects a container's logs and writes them as Snowflake event-table rows in
+/// Parquet, on a local disk or a stage volume.
+///
+/// Examples:
+///
+///   Read files once and exit (prints what it wrote and how to query it):
+///     firn-agent --once --input 'examples/logs/**/*.log' --output out/
+///
+///   Follow an app's log folder as an SPCS sidecar, writing to a stage mount:
+///     firn-agent --input '/logs/**/*.log' --output /stage/events
+#[derive(Debug, Parser)]
+#[command(name = "firn-agent", version, about, long_about, verbatim_doc_comment)]
+pub struct Cli {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// Set a resource attribute on every row, e.g. snow.service.container.name=app.
+    /// Repeatable; wins over SNOWFLAKE_* and OTEL_RESOURCE_ATTRIBUTES.
+    #[arg(long = "resource-attribute", value_name = "KEY=VALUE", value_parser = crate::resource::parse_pair)]
+    pub resource_attributes: Vec<(String, String)>,
+
+    /// More log output (-v: debug, -vv: trace). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Only warnings and errors in firn's own log.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+/// What to read.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Input")]
+pub struct InputArgs {
+    /// Files to read, as a glob (`**` matches any depth). Repeatable.
+    #[arg(short, long = "input", value_name = "GLOB")]
+    pub inputs: Vec<String>,
+
+    /// Files to leave out, as a glob matched against the whole path. Repeatable.
+    #[arg(long = "exclude", value_name = "GLOB")]
+    pub excludes: Vec<String>,
+
+    /// Read the inputs to their end, write everything, print a summary and exit.
+    #[arg(long)]
+    pub once: bool,
+
+    /// Longest log record; longer lines are handled by --long-lines. The platform's own
+    /// limit is 16KiB.
+    #[arg(long, value_name = "SIZE", default_value = "16KiB", value_parser = parse_size_arg)]
+    pub max_line_bytes: u64,
+
+    /// What to do with a line longer than --max-line-bytes: keep its head and mark it
+    /// (truncate), cut it into several rows (split), or drop it (drop). Each is counted.
+    #[arg(long, value_name = "POLICY", default_value = "truncate")]
+    pub long_lines: crate::file_tail::lines::LongLines,
+}
+
+/// Where and how to write.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Output")]
+pub struct OutputArgs {
+    /// Folder for the Parquet files (hive-style date=/hour= folders are made below it).
+    #[arg(short, long, value_name = "DIR", default_value = "firn-out")]
+    pub output: PathBuf,
+
+    /// local: temporary file, fsync, rename. stage: each file written once under its final
+    /// name and never touched again (stage volumes allow no rename or append). auto: stage
+    /// when DIR is on a FUSE mount, local otherwise.
+    #[arg(long, value_name = "MODE", default_value = "auto")]
+    pub output_mode: firn_schemas::OutputModeChoice,
+
+    /// Parquet compression: zstd, zstd:LEVEL (1-22), snappy or none.
+    #[arg(long, value_name = "CODEC", default_value = "zstd:3")]
+    pub compression: String,
+
+    /// Close a file once it holds this much compressed data. Files are built in memory,
+    /// so this also bounds memory.
+    #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = parse_size_arg)]
+    pub max_file_size: u64,
+
+    /// Close a file once it has been open this long.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration_arg)]
+    pub max_file_age: std::time::Duration,
+
+    /// Rows per Parquet row group.
+    #[arg(long, value_name = "ROWS", default_value_t = 65_536)]
+    pub row_group_rows: usize,
+}
+
+fn parse_size_arg(s: &str) -> Result<u64, String> {
+    firn_schemas::units::parse_size(s).map_err(|e| e.to_string())
+}
+
+fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
+    firn_schemas::units::parse_duration(s).map_err(|e| e.to_string())
+}

@@ -1,0 +1,123 @@
+//! Validated settings: runtime code never sees an unchecked value.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use firn_schemas::parquet_sink::{SinkConfig, parse_compression, resolve_mode};
+use firn_schemas::{OutputMode, units::format_bytes};
+
+use crate::cli::Cli;
+use crate::file_tail::lines::LongLines;
+use crate::resource::Resource;
+
+/// Everything the agent runs with.
+#[derive(Debug)]
+pub struct AgentConfig {
+    /// Globs of files to read.
+    pub inputs: Vec<glob::Pattern>,
+    /// Globs of files to leave out.
+    pub excludes: Vec<glob::Pattern>,
+    /// Read to the end and exit.
+    pub once: bool,
+    /// Longest record, bytes.
+    pub max_line_bytes: usize,
+    /// What happens to longer lines.
+    pub long_lines: LongLines,
+    /// The Parquet sink's settings.
+    pub sink: SinkConfig,
+    /// Why the output mode is what it is.
+    pub mode_reason: String,
+    /// RESOURCE_ATTRIBUTES.
+    pub resource: Resource,
+}
+
+impl AgentConfig {
+    /// Checks the arguments and fills in what they leave to the environment.
+    ///
+    /// # Errors
+    /// Names the argument that is wrong and why.
+    pub fn from_cli(cli: &Cli, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let pattern = |flag: &str, s: &String| {
+            glob::Pattern::new(s).with_context(|| format!("{flag} {s:?} is not a valid glob"))
+        };
+        let inputs = cli
+            .input
+            .inputs
+            .iter()
+            .map(|s| pattern("--input", s))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let excludes = cli
+            .input
+            .excludes
+            .iter()
+            .map(|s| pattern("--exclude", s))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        if inputs.is_empty() {
+            bail!("nothing to read: give at least one --input GLOB (e.g. --input '/logs/**/*.log')");
+        }
+        let max_line_bytes = usize::try_from(cli.input.max_line_bytes)
+            .ok()
+            .filter(|n| (16..=(64 << 20)).contains(n))
+            .with_context(|| {
+                format!(
+                    "--max-line-bytes {} is out of range: use 16B to 64MiB",
+                    format_bytes(cli.input.max_line_bytes)
+                )
+            })?;
+        let out = &cli.output;
+        let compression = parse_compression(&out.compression)
+            .map_err(|e| anyhow::anyhow!("--compression: {e}"))?;
+        if out.max_file_size < 64 << 10 {
+            bail!("--max-file-size must be at least 64KiB");
+        }
+        if out.row_group_rows == 0 {
+            bail!("--row-group-rows must be at least 1");
+        }
+        let dir = absolute(&out.output);
+        let (mode, mode_reason) = resolve_mode(out.output_mode, &dir);
+        let mut sink = SinkConfig::new(dir, mode);
+        sink.compression = compression;
+        sink.max_file_bytes = out.max_file_size;
+        sink.max_file_age = out.max_file_age;
+        sink.row_group_rows = out.row_group_rows;
+        sink.writer_name = format!("firn-agent {}", env!("CARGO_PKG_VERSION"));
+        let mut resource = Resource::from_env(env);
+        for (k, v) in &cli.resource_attributes {
+            resource.set(k, v, "--resource-attribute");
+        }
+        Ok(Self {
+            inputs,
+            excludes,
+            once: cli.input.once,
+            max_line_bytes,
+            long_lines: cli.input.long_lines,
+            sink,
+            mode_reason,
+            resource,
+        })
+    }
+
+    /// The start-up log line's fields.
+    pub fn describe_output(&self) -> String {
+        format!(
+            "{} (mode {}: {}; {:?}; files closed at {} or {:?})",
+            self.sink.dir.display(),
+            match self.sink.mode {
+                OutputMode::Local => "local",
+                OutputMode::Stage => "stage",
+            },
+            self.mode_reason,
+            self.sink.compression,
+            format_bytes(self.sink.max_file_bytes),
+            self.sink.max_file_age
+        )
+    }
+}
+
+fn absolute(p: &std::path::Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().map_or_else(|_| p.to_path_buf(), |d| d.join(p))
+    }
+}

@@ -1,0 +1,12 @@
+//! The firn sidecar: sources → filter → batch → Parquet sink.
+//!
+//! The binary (`main.rs`) parses arguments and calls into these modules; integration tests
+//! use them directly.
+
+pub mod cli;
+pub mod config;
+pub mod file_tail;
+pub mod once;
+pub mod pipeline;
+pub mod resource;
+pub mod telemetry;

@@ -1,0 +1,226 @@
+//! The one thread that owns the batch builder and the Parquet sink.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use firn_schemas::parquet_sink::META_SOURCE_POSITIONS;
+use firn_schemas::{BatchBuilder, JsonText, ParquetSink, Row, SinkError, SinkStats, Value, WrittenFile};
+
+use super::{LogChunk, MetricPoint, MetricValue, Msg, Sender};
+
+/// How the sink thread batches.
+#[derive(Debug, Clone)]
+pub struct SinkSettings {
+    /// A batch goes to the sink at this many rows. Default 8,192.
+    pub batch_rows: usize,
+    /// ... or at this many bytes of values. Default 8 MiB.
+    pub batch_bytes: usize,
+    /// ... or when its oldest row is this old. Default 1 s.
+    pub batch_age: Duration,
+    /// At the end, how long to keep retrying files that cannot be written. Default 25 s,
+    /// inside the platform's 30 s grace period.
+    pub close_timeout: Duration,
+    /// Messages waiting in the channel before senders block. Default 16.
+    pub channel_capacity: usize,
+}
+
+impl Default for SinkSettings {
+    fn default() -> Self {
+        Self {
+            batch_rows: 8192,
+            batch_bytes: 8 << 20,
+            batch_age: Duration::from_secs(1),
+            close_timeout: Duration::from_secs(25),
+            channel_capacity: 16,
+        }
+    }
+}
+
+/// What the sink thread did, when it ends.
+#[derive(Debug)]
+pub struct SinkReport {
+    /// The sink's counters.
+    pub stats: SinkStats,
+    /// Every file written.
+    pub written: Vec<WrittenFile>,
+    /// Set when files could not be written before the close timeout.
+    pub error: Option<SinkError>,
+}
+
+/// Starts the sink thread. It ends when every [`Sender`] is dropped, after writing
+/// everything it received. `on_written` is told of each file as it lands.
+///
+/// # Errors
+/// When the thread cannot be spawned.
+pub fn spawn_sink(
+    sink: ParquetSink,
+    resource: Option<JsonText>,
+    settings: SinkSettings,
+    on_written: Box<dyn FnMut(&WrittenFile) + Send>,
+) -> std::io::Result<(Sender, JoinHandle<SinkReport>)> {
+    let (tx, rx) = sync_channel(settings.channel_capacity.max(1));
+    let handle = std::thread::Builder::new()
+        .name("firn-sink".into())
+        .spawn(move || {
+            SinkThread {
+                sink,
+                resource,
+                settings,
+                builder: BatchBuilder::new(),
+                positions: BTreeMap::new(),
+                positions_dirty: false,
+                oldest: None,
+                written: Vec::new(),
+                on_written,
+            }
+            .run(rx)
+        })?;
+    Ok((tx, handle))
+}
+
+struct SinkThread {
+    sink: ParquetSink,
+    resource: Option<JsonText>,
+    settings: SinkSettings,
+    builder: BatchBuilder,
+    positions: BTreeMap<String, serde_json::Value>,
+    positions_dirty: bool,
+    oldest: Option<Instant>,
+    written: Vec<WrittenFile>,
+    on_written: Box<dyn FnMut(&WrittenFile) + Send>,
+}
+
+impl SinkThread {
+    fn run(mut self, rx: Receiver<Msg>) -> SinkReport {
+        let tick = Duration::from_millis(200);
+        let mut last_tick = Instant::now();
+        let mut error = None;
+        loop {
+            if self.sink.is_backpressured() {
+                // Leave messages in the channel: senders block until files get written.
+                std::thread::sleep(tick);
+                if let Err(e) = self.sink.tick(Instant::now()) {
+                    error = Some(e);
+                    break;
+                }
+                self.collect_written();
+                continue;
+            }
+            match rx.recv_timeout(tick) {
+                Ok(Msg::Logs(chunk)) => self.append_logs(chunk),
+                Ok(Msg::Metrics(points)) => self.append_metrics(&points),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            let full = self.builder.len() >= self.settings.batch_rows
+                || self.builder.approx_bytes() >= self.settings.batch_bytes;
+            let old = self
+                .oldest
+                .is_some_and(|t| t.elapsed() >= self.settings.batch_age);
+            if (full || old)
+                && let Err(e) = self.flush_batch()
+            {
+                error = Some(e);
+                break;
+            }
+            if last_tick.elapsed() >= tick {
+                last_tick = Instant::now();
+                if let Err(e) = self.sink.tick(last_tick) {
+                    error = Some(e);
+                    break;
+                }
+                self.collect_written();
+            }
+        }
+        if error.is_none() {
+            error = self.flush_batch().err();
+        }
+        let deadline = Instant::now() + self.settings.close_timeout;
+        if let Err(e) = self.sink.close(deadline) {
+            error.get_or_insert(e);
+        }
+        self.collect_written();
+        SinkReport {
+            stats: self.sink.stats(),
+            written: self.written,
+            error,
+        }
+    }
+
+    fn collect_written(&mut self) {
+        for w in self.sink.take_written() {
+            (self.on_written)(&w);
+            self.written.push(w);
+        }
+    }
+
+    fn append_logs(&mut self, chunk: LogChunk) {
+        if !chunk.lines.is_empty() {
+            self.oldest.get_or_insert_with(Instant::now);
+        }
+        for (text, line) in chunk.iter() {
+            self.builder.append(&Row {
+                timestamp_ns: line.timestamp_ns,
+                start_timestamp_ns: None,
+                observed_timestamp_ns: Some(chunk.observed_ns),
+                trace: None,
+                resource_attributes: self.resource.as_ref(),
+                scope: line.scope.as_ref(),
+                record_type: firn_schemas::RecordType::Log,
+                record: Some(&line.record),
+                record_attributes: line.attributes.as_ref(),
+                value: Value::Text(text),
+            });
+        }
+        if let Some((key, pos)) = chunk.position {
+            self.positions.insert(key, pos);
+            self.positions_dirty = true;
+        }
+    }
+
+    fn append_metrics(&mut self, points: &[MetricPoint]) {
+        if !points.is_empty() {
+            self.oldest.get_or_insert_with(Instant::now);
+        }
+        for p in points {
+            self.builder.append(&Row {
+                timestamp_ns: p.timestamp_ns,
+                start_timestamp_ns: p.start_ns,
+                observed_timestamp_ns: Some(p.timestamp_ns),
+                trace: None,
+                resource_attributes: self.resource.as_ref(),
+                scope: p.scope.as_ref(),
+                record_type: firn_schemas::RecordType::Metric,
+                record: Some(&p.record),
+                record_attributes: p.attributes.as_ref(),
+                value: match p.value {
+                    MetricValue::Int(i) => Value::Int(i),
+                    MetricValue::Double(d) => Value::Double(d),
+                },
+            });
+        }
+    }
+
+    fn flush_batch(&mut self) -> Result<(), SinkError> {
+        self.oldest = None;
+        if self.builder.is_empty() && !self.positions_dirty {
+            return Ok(());
+        }
+        let batch = self
+            .builder
+            .finish()
+            .map_err(|e| SinkError::Encode(e.into()))?;
+        let mut meta = Vec::new();
+        if self.positions_dirty {
+            // Every source's latest position, so the newest file alone tells where to resume.
+            let json = serde_json::to_string(&self.positions).unwrap_or_default();
+            meta.push((META_SOURCE_POSITIONS, json));
+            self.positions_dirty = false;
+        }
+        self.sink.write(&batch, &meta)?;
+        self.collect_written();
+        Ok(())
+    }
+}

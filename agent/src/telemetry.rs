@@ -1,0 +1,42 @@
+//! The agent's own counters: what it read, what it changed, and what it could not deliver.
+//!
+//! Each counter's name carries its unit (`_total`, `_bytes`). They are logged at exit and
+//! periodically, and written as METRIC rows (scope `firn.agent`) next to the data.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+macro_rules! counters {
+    ($($name:ident: $doc:literal,)*) => {
+        /// Counters shared by every part of the agent.
+        #[derive(Debug, Default)]
+        pub struct Counters {
+            $(#[doc = $doc] pub $name: AtomicU64,)*
+        }
+
+        impl Counters {
+            /// Every counter with its name, in a stable order.
+            pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+                vec![$((concat!("firn.", stringify!($name)), self.$name.load(Ordering::Relaxed)),)*]
+            }
+        }
+    };
+}
+
+counters! {
+    files_opened_total: "Files opened for reading.",
+    lines_read_total: "Lines read from every source.",
+    bytes_read_total: "Bytes read from every source.",
+    lines_truncated_total: "Lines cut to the record limit (policy truncate).",
+    lines_split_total: "Parts emitted for lines over the limit (policy split).",
+    long_lines_dropped_total: "Lines dropped for being over the limit (policy drop).",
+    long_lines_dropped_bytes: "Bytes of those lines.",
+    invalid_utf8_lines_total: "Lines with bytes that are not UTF-8, kept with U+FFFD in their place.",
+    read_errors_total: "Errors reading a source.",
+}
+
+impl Counters {
+    /// Adds `n` to a counter.
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
