@@ -52,8 +52,8 @@ impl AgentConfig {
             .iter()
             .map(|s| pattern("--exclude", s))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        if inputs.is_empty() {
-            bail!("nothing to read: give at least one --input GLOB (e.g. --input '/logs/**/*.log')");
+        if inputs.is_empty() && cli.input.once {
+            bail!("--once needs something to read: give at least one --input GLOB (e.g. --input '/logs/**/*.log')");
         }
         let max_line_bytes = usize::try_from(cli.input.max_line_bytes)
             .ok()

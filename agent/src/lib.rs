@@ -6,7 +6,11 @@
 pub mod cli;
 pub mod config;
 pub mod file_tail;
+pub mod level_filter;
 pub mod once;
 pub mod pipeline;
 pub mod resource;
+pub mod run;
+pub mod shutdown;
+pub mod structured;
 pub mod telemetry;

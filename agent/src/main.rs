@@ -48,7 +48,7 @@ fn run(cli: &cli::Cli) -> anyhow::Result<ExitCode> {
     );
     let counters = Arc::new(telemetry::Counters::default());
     if !cfg.once {
-        anyhow::bail!("following files is not available yet: add --once to read them to their end");
+        return firn_agent::run::run(&cfg, &counters);
     }
     let report = once::run(&cfg, &counters)?;
     let stats = &report.sink.stats;

@@ -16,6 +16,8 @@ pub struct LogLine {
     pub attributes: Option<JsonText>,
     /// SCOPE.
     pub scope: Option<JsonText>,
+    /// The text is JSON (a structured line's non-string `body`), not a string.
+    pub json_value: bool,
 }
 
 /// Lines of one source, their texts in one buffer.
@@ -94,10 +96,23 @@ impl ChunkBuilder {
         }
     }
 
-    /// Adds a line.
+    /// Adds a line whose VALUE is `text` as a string.
     pub fn push(
         &mut self,
         text: &str,
+        timestamp_ns: i64,
+        record: &JsonText,
+        attributes: Option<&JsonText>,
+        scope: Option<&JsonText>,
+    ) {
+        self.push_value(text, false, timestamp_ns, record, attributes, scope);
+    }
+
+    /// Adds a line; `json_value` says `text` is JSON to store as it is.
+    pub fn push_value(
+        &mut self,
+        text: &str,
+        json_value: bool,
         timestamp_ns: i64,
         record: &JsonText,
         attributes: Option<&JsonText>,
@@ -110,6 +125,7 @@ impl ChunkBuilder {
             record: record.clone(),
             attributes: attributes.cloned(),
             scope: scope.cloned(),
+            json_value,
         });
     }
 

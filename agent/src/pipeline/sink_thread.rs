@@ -171,7 +171,11 @@ impl SinkThread {
                 record_type: firn_schemas::RecordType::Log,
                 record: Some(&line.record),
                 record_attributes: line.attributes.as_ref(),
-                value: Value::Text(text),
+                value: if line.json_value {
+                    Value::Json(text)
+                } else {
+                    Value::Text(text)
+                },
             });
         }
         if let Some((key, pos)) = chunk.position {

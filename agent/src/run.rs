@@ -1,0 +1,90 @@
+//! The long-running agent: starts the sink and every configured source, handles signals,
+//! and stops in order (sources finish, then the sink writes everything).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use firn_schemas::ParquetSink;
+use tokio::task::JoinHandle;
+
+use crate::config::AgentConfig;
+use crate::pipeline::{SinkSettings, spawn_sink};
+use crate::shutdown::{Shutdown, listen_for_signals};
+use crate::telemetry::Counters;
+
+/// Runs until the sources end or a signal stops the agent.
+///
+/// # Errors
+/// When a part cannot start; problems while running are logged and counted instead.
+pub fn run(cfg: &AgentConfig, counters: &Arc<Counters>) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("firn-rt")
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(run_async(cfg, counters))
+}
+
+async fn run_async(cfg: &AgentConfig, counters: &Arc<Counters>) -> anyhow::Result<ExitCode> {
+    let shutdown = Shutdown::new(Duration::from_secs(30));
+    listen_for_signals(shutdown.clone()).context("cannot install signal handlers")?;
+    let settings = SinkSettings {
+        // Leave the last seconds of the platform's grace period for the exit itself.
+        close_timeout: Duration::from_secs(20),
+        ..SinkSettings::default()
+    };
+    let (tx, sink) = spawn_sink(
+        ParquetSink::new(cfg.sink.clone()),
+        cfg.resource.to_json(),
+        settings,
+        Box::new(|w| tracing::debug!(path = %w.path.display(), rows = w.rows, "Wrote file")),
+    )
+    .context("cannot start the sink thread")?;
+    // Each source is a task; one that wraps a child reports the child's exit code.
+    #[allow(unused_mut)] // sources are pushed below as they are configured
+    let mut sources: Vec<(&str, JoinHandle<anyhow::Result<Option<u8>>>)> = Vec::new();
+    let _ = (&tx, counters, &shutdown);
+    // Sources are added here: the file tailer, captured output.
+    if sources.is_empty() {
+        drop(tx);
+        let _ = tokio::task::spawn_blocking(move || sink.join()).await;
+        anyhow::bail!(
+            "nothing to follow: give --input GLOB (add --once to read files to their end and exit)"
+        );
+    }
+    let mut exit = ExitCode::SUCCESS;
+    for (name, task) in sources {
+        match task.await {
+            Ok(Ok(Some(code))) => exit = ExitCode::from(code),
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => {
+                tracing::error!(source = name, error = %format!("{e:#}"), "Source failed");
+                exit = ExitCode::from(1);
+            }
+            Err(e) => {
+                tracing::error!(source = name, error = %e, "Source task panicked");
+                exit = ExitCode::from(1);
+            }
+        }
+    }
+    drop(tx);
+    let report = tokio::task::spawn_blocking(move || sink.join())
+        .await
+        .context("the sink thread could not be joined")?
+        .map_err(|_| anyhow::anyhow!("the sink thread panicked"))?;
+    let stats = &report.stats;
+    tracing::info!(
+        files = stats.files_written_total,
+        rows = stats.rows_written_total,
+        bytes = stats.bytes_written_total,
+        "Stopped"
+    );
+    if let Some(e) = report.error {
+        tracing::error!(error = %e, "Rows were not delivered");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(exit)
+}
