@@ -53,7 +53,9 @@ impl AgentConfig {
             .map(|s| pattern("--exclude", s))
             .collect::<anyhow::Result<Vec<_>>>()?;
         if inputs.is_empty() && cli.input.once {
-            bail!("--once needs something to read: give at least one --input GLOB (e.g. --input '/logs/**/*.log')");
+            bail!(
+                "--once needs something to read: give at least one --input GLOB (e.g. --input '/logs/**/*.log')"
+            );
         }
         let max_line_bytes = usize::try_from(cli.input.max_line_bytes)
             .ok()

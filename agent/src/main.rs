@@ -52,10 +52,14 @@ fn run(cli: &cli::Cli) -> anyhow::Result<ExitCode> {
     }
     let report = once::run(&cfg, &counters)?;
     let stats = &report.sink.stats;
-    let read = counters.bytes_read_total.load(std::sync::atomic::Ordering::Relaxed);
+    let read = counters
+        .bytes_read_total
+        .load(std::sync::atomic::Ordering::Relaxed);
     println!(
         "firn-agent: read {} line(s), {} from {} file(s); wrote {} row(s) in {} Parquet file(s), {}, under {}",
-        counters.lines_read_total.load(std::sync::atomic::Ordering::Relaxed),
+        counters
+            .lines_read_total
+            .load(std::sync::atomic::Ordering::Relaxed),
         format_bytes(read),
         report.inputs.len(),
         stats.rows_written_total,

@@ -41,7 +41,9 @@ pub fn expand(cfg: &AgentConfig) -> Vec<PathBuf> {
                     }
                 }
                 Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "Cannot read a folder while expanding input glob"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "Cannot read a folder while expanding input glob")
+                }
             }
         }
         if out.len() == before {

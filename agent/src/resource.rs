@@ -102,7 +102,10 @@ mod tests {
         assert_eq!(json["snow.service.name"], "override");
         assert_eq!(json["team"], "obs");
         assert_eq!(json["snow.service.container.name"], "app");
-        assert!(r.describe().contains("snow.database.name=DB (SNOWFLAKE_DATABASE)"));
+        assert!(
+            r.describe()
+                .contains("snow.database.name=DB (SNOWFLAKE_DATABASE)")
+        );
     }
 
     #[test]

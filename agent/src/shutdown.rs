@@ -113,7 +113,11 @@ pub fn listen_for_signals(shutdown: Shutdown) -> std::io::Result<tokio::task::Jo
             };
             count += 1;
             if count == 1 {
-                tracing::info!(signal = name, grace_s = shutdown.grace().as_secs(), "Stopping: finishing what was read, then exiting");
+                tracing::info!(
+                    signal = name,
+                    grace_s = shutdown.grace().as_secs(),
+                    "Stopping: finishing what was read, then exiting"
+                );
                 shutdown.request(Stage::Graceful);
             } else {
                 tracing::warn!(signal = name, "Stopping now: best-effort flush");

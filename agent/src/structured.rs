@@ -120,7 +120,11 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
         return None;
     }
     let (y, mo, d) = (digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?);
-    let (h, mi, sec) = (digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?);
+    let (h, mi, sec) = (
+        digits(&b[11..13])?,
+        digits(&b[14..16])?,
+        digits(&b[17..19])?,
+    );
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
         return None;
     }
@@ -178,10 +182,15 @@ mod tests {
 
     #[test]
     fn odd_fields_are_kept_or_dropped_sensibly() {
-        let s = parse(r#"{"body":{"a":1},"severity_text":"NOTICE-ISH","attributes":"not an object"}"#).unwrap();
+        let s =
+            parse(r#"{"body":{"a":1},"severity_text":"NOTICE-ISH","attributes":"not an object"}"#)
+                .unwrap();
         assert_eq!(s.body, Body::Json(r#"{"a":1}"#));
         assert_eq!(s.severity, None);
-        assert_eq!(s.custom_record.unwrap().as_str(), r#"{"severity_text":"NOTICE-ISH"}"#);
+        assert_eq!(
+            s.custom_record.unwrap().as_str(),
+            r#"{"severity_text":"NOTICE-ISH"}"#
+        );
         assert!(s.attributes.is_none());
     }
 
@@ -189,7 +198,10 @@ mod tests {
     fn rfc3339() {
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_rfc3339("1970-01-01T01:00:00+01:00"), Some(0));
-        assert_eq!(parse_rfc3339("2024-02-29 23:59:59.123456789z"), Some(1_709_251_199_123_456_789));
+        assert_eq!(
+            parse_rfc3339("2024-02-29 23:59:59.123456789z"),
+            Some(1_709_251_199_123_456_789)
+        );
         assert_eq!(parse_rfc3339("2024-02-29T23:59:59"), None);
         assert_eq!(parse_rfc3339("2024-13-01T00:00:00Z"), None);
         assert_eq!(parse_rfc3339("garbage"), None);

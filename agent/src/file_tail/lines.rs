@@ -23,7 +23,9 @@ impl std::str::FromStr for LongLines {
             "truncate" => Ok(Self::Truncate),
             "split" => Ok(Self::Split),
             "drop" => Ok(Self::Drop),
-            _ => Err(format!("unknown long-line policy {s:?}: use truncate, split or drop")),
+            _ => Err(format!(
+                "unknown long-line policy {s:?}: use truncate, split or drop"
+            )),
         }
     }
 }
@@ -144,7 +146,7 @@ impl LineSplitter {
             if self.skipping {
                 match memchr(b'\n', data) {
                     Some(i) => {
-                        self.skipped += i as u64 + 1;
+                        self.skipped += i as u64;
                         if self.policy == LongLines::Drop {
                             drop(Dropped::LongLine(self.skipped));
                         }
@@ -194,10 +196,9 @@ impl LineSplitter {
                 self.in_split = false;
                 data = &data[i + 1..];
             } else if data.len() <= room {
+                // Even at the limit, wait: whether the next byte is a newline decides
+                // between a complete over-long line and an unfinished one.
                 self.carry.extend_from_slice(data);
-                if self.carry.len() == limit && self.carry.last() != Some(&b'\r') {
-                    self.overflow(line);
-                }
                 return;
             } else {
                 self.carry.extend_from_slice(&data[..room]);
@@ -239,7 +240,7 @@ impl LineSplitter {
                     split: true,
                 });
             }
-            LongLines::Drop => drop(Dropped::LongLine(self.carry.len() as u64 + 1)),
+            LongLines::Drop => drop(Dropped::LongLine(self.carry.len() as u64)),
         }
     }
 
@@ -289,11 +290,26 @@ impl LineSplitter {
 
     /// Emits the unfinished line, if any, as a line: for a last line without a newline,
     /// after an idle time or at shutdown. What arrives later starts a new line.
-    pub fn flush_partial(&mut self, line: &mut impl FnMut(RawLine<'_>)) {
+    pub fn flush_partial(
+        &mut self,
+        line: &mut impl FnMut(RawLine<'_>),
+        drop: &mut impl FnMut(Dropped),
+    ) {
         if self.carry.is_empty() {
             return;
         }
         let end = self.start + self.carry.len() as u64;
+        if trim_cr(&self.carry).len() > self.max_bytes {
+            let pos = LinePos {
+                offset: end,
+                skipping: false,
+            };
+            self.over_long_line_ends(pos, line, drop);
+            self.carry.clear();
+            self.start = end;
+            self.in_split = false;
+            return;
+        }
         line(RawLine {
             bytes: trim_cr(&self.carry),
             pos: LinePos {

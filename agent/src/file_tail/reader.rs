@@ -133,7 +133,10 @@ impl FileReader {
             }
             total += n as u64;
             if total >= max_bytes {
-                return self.send(tx).map(|()| ReadOutcome::Eof).or(Ok(ReadOutcome::Closed));
+                return self
+                    .send(tx)
+                    .map(|()| ReadOutcome::Eof)
+                    .or(Ok(ReadOutcome::Closed));
             }
         }
         match self.send(tx) {
@@ -151,7 +154,10 @@ impl FileReader {
             ..
         } = self;
         let ts = now_ns();
-        splitter.flush_partial(&mut |l| push_line(chunk, attrs, &l, ts, counters));
+        splitter.flush_partial(
+            &mut |l| push_line(chunk, attrs, &l, ts, counters),
+            &mut |d| count_drop(d, counters),
+        );
         match self.send(tx) {
             Ok(()) => ReadOutcome::Eof,
             Err(()) => ReadOutcome::Closed,
@@ -168,7 +174,9 @@ impl FileReader {
         if self.chunk.is_empty() {
             return Ok(());
         }
-        let position = serde_json::to_value(pos).ok().map(|v| (self.key.clone(), v));
+        let position = serde_json::to_value(pos)
+            .ok()
+            .map(|v| (self.key.clone(), v));
         let chunk = self.chunk.take(now_ns(), position);
         tx.send(Msg::Logs(chunk)).map_err(|_| ())
     }
@@ -183,7 +191,13 @@ fn count_drop(d: Dropped, counters: &Counters) {
     }
 }
 
-fn push_line(chunk: &mut ChunkBuilder, attrs: &FileAttrs, l: &RawLine<'_>, ts: i64, counters: &Counters) {
+fn push_line(
+    chunk: &mut ChunkBuilder,
+    attrs: &FileAttrs,
+    l: &RawLine<'_>,
+    ts: i64,
+    counters: &Counters,
+) {
     Counters::add(&counters.lines_read_total, 1);
     let text = String::from_utf8_lossy(l.bytes);
     let attributes = if matches!(text, Cow::Owned(_)) {

@@ -145,7 +145,11 @@ impl ChunkBuilder {
     }
 
     /// The chunk so far, stamped with the observation time and the source position.
-    pub fn take(&mut self, observed_ns: i64, position: Option<(String, serde_json::Value)>) -> LogChunk {
+    pub fn take(
+        &mut self,
+        observed_ns: i64,
+        position: Option<(String, serde_json::Value)>,
+    ) -> LogChunk {
         let mut c = std::mem::take(&mut self.chunk);
         c.observed_ns = observed_ns;
         c.position = position;

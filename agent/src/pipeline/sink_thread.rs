@@ -6,7 +6,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use firn_schemas::parquet_sink::META_SOURCE_POSITIONS;
-use firn_schemas::{BatchBuilder, JsonText, ParquetSink, Row, SinkError, SinkStats, Value, WrittenFile};
+use firn_schemas::{
+    BatchBuilder, JsonText, ParquetSink, Row, SinkError, SinkStats, Value, WrittenFile,
+};
 
 use super::{LogChunk, MetricPoint, MetricValue, Msg, Sender};
 

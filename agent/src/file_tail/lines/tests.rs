@@ -27,13 +27,15 @@ fn run(max: usize, policy: LongLines, chunks: &[&[u8]], flush: bool) -> (Vec<Out
         s.push(c, &mut on_line, &mut on_drop);
     }
     if flush {
-        s.flush_partial(&mut on_line);
+        s.flush_partial(&mut on_line, &mut on_drop);
     }
     (lines, drops)
 }
 
 fn texts(o: &[Out]) -> Vec<String> {
-    o.iter().map(|l| String::from_utf8_lossy(&l.text).into_owned()).collect()
+    o.iter()
+        .map(|l| String::from_utf8_lossy(&l.text).into_owned())
+        .collect()
 }
 
 #[test]
@@ -62,10 +64,21 @@ fn a_line_of_exactly_the_limit_is_whole() {
 
 #[test]
 fn truncate_keeps_the_head_and_skips_the_rest_across_reads() {
-    let (l, d) = run(4, LongLines::Truncate, &[b"abcdefg", b"hij", b"k\nxy\n"], false);
+    let (l, d) = run(
+        4,
+        LongLines::Truncate,
+        &[b"abcdefg", b"hij", b"k\nxy\n"],
+        false,
+    );
     assert_eq!(texts(&l), ["abcd", "xy"]);
     assert!(l[0].truncated && l[0].pos.skipping);
-    assert_eq!(l[1].pos, LinePos { offset: 15, skipping: false });
+    assert_eq!(
+        l[1].pos,
+        LinePos {
+            offset: 15,
+            skipping: false
+        }
+    );
     assert!(d.is_empty());
 }
 
@@ -88,9 +101,20 @@ fn drop_counts_the_line() {
 
 #[test]
 fn resuming_while_skipping_does_not_emit_the_tail() {
-    let mut s = LineSplitter::new(4, LongLines::Truncate, LinePos { offset: 7, skipping: true });
+    let mut s = LineSplitter::new(
+        4,
+        LongLines::Truncate,
+        LinePos {
+            offset: 7,
+            skipping: true,
+        },
+    );
     let mut got = Vec::new();
-    s.push(b"tail\nnext\n", &mut |l| got.push(l.bytes.to_vec()), &mut |_| {});
+    s.push(
+        b"tail\nnext\n",
+        &mut |l| got.push(l.bytes.to_vec()),
+        &mut |_| {},
+    );
     assert_eq!(got, [b"next".to_vec()]);
     assert_eq!(s.pos().offset, 17);
 }
@@ -135,7 +159,7 @@ proptest! {
             let mut rest = Vec::new();
             let mut on_line = |r: RawLine<'_>| rest.push(Out { text: r.bytes.to_vec(), pos: r.pos, truncated: r.truncated, split: r.split });
             s.push(&input[l.pos.offset as usize..], &mut on_line, &mut |_| {});
-            s.flush_partial(&mut on_line);
+            s.flush_partial(&mut on_line, &mut |_| {});
             // The split flag of a resumed line's remainder is not kept across a restart.
             let strip = |v: &[Out]| v.iter().map(|o| (o.text.clone(), o.pos, o.truncated)).collect::<Vec<_>>();
             prop_assert_eq!(strip(&rest), strip(&whole[k + 1..]));
