@@ -87,6 +87,30 @@ fn shape(node: &Node, message: impl Into<String>) -> InjectError {
 }
 
 fn block_map<'n>(node: &'n Node, what: &str) -> Result<&'n [(Node, Node)], InjectError> {
+    if node.alias {
+        return Err(shape(
+            node,
+            format!("{what} is an alias (`*name`); inject needs the structure written out"),
+        ));
+    }
+    let keys: Vec<&str> = node
+        .as_map()
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|(k, _)| k.as_scalar())
+        .map(|(k, _)| k)
+        .collect();
+    if let Some((i, k)) = keys
+        .iter()
+        .enumerate()
+        .find(|(i, k)| keys[..*i].contains(k))
+    {
+        let at = node.as_map().map_or(node, |m| &m[i].0);
+        return Err(shape(
+            at,
+            format!("{what} has the key `{k}` twice; run `spec check`"),
+        ));
+    }
     match node.as_map() {
         Some(m) if !node.flow && !m.is_empty() => Ok(m),
         Some(_) if node.flow => Err(shape(
@@ -98,8 +122,24 @@ fn block_map<'n>(node: &'n Node, what: &str) -> Result<&'n [(Node, Node)], Injec
 }
 
 fn block_seq<'n>(node: &'n Node, what: &str) -> Result<&'n [Node], InjectError> {
+    if let Some(a) = std::iter::once(node)
+        .chain(node.as_seq().unwrap_or(&[]))
+        .find(|n| n.alias)
+    {
+        return Err(shape(
+            a,
+            format!("{what} uses an alias (`*name`); inject needs the structure written out"),
+        ));
+    }
     match node.as_seq() {
-        Some(s) if !node.flow && !s.is_empty() => Ok(s),
+        Some(s) if !node.flow && !s.is_empty() => match s.iter().position(|i| i.as_map().is_none())
+        {
+            Some(i) => Err(shape(
+                &s[i],
+                format!("item {i} of {what} is not a mapping; run `spec check`"),
+            )),
+            None => Ok(s),
+        },
         Some(_) if node.flow => Err(shape(
             node,
             format!("{what} is written in flow style (`[...]`); inject needs block style"),
@@ -135,11 +175,38 @@ fn after_line(text: &str, offset: usize) -> usize {
         .map_or(text.len(), |i| offset + i + 1)
 }
 
-/// Column (0-based, bytes = spaces) of the `-` introducing a block sequence item.
+/// Column (0-based, bytes = spaces) of the `-` introducing a block sequence item. The item
+/// may start on a later line than its dash (`-` alone, or `- # comment`), so earlier lines
+/// are searched while they hold nothing but the dash, blanks and comments.
 fn dash_col(text: &str, item: &Node) -> usize {
-    let ls = line_start(text, item.start.offset);
-    let line = &text[ls..item.start.offset];
-    line.rfind('-').unwrap_or(item.start.offset - ls)
+    dash(text, item).0
+}
+
+/// Byte offset of the start of the line holding an item's `-`: where a replacement starts.
+fn item_start(text: &str, item: &Node) -> usize {
+    dash(text, item).1
+}
+
+fn dash(text: &str, item: &Node) -> (usize, usize) {
+    let mut end = item.start.offset;
+    loop {
+        let ls = line_start(text, end);
+        let line = &text[ls..end];
+        let code = line.split(" #").next().unwrap_or(line);
+        let code = if code.trim_start().starts_with('#') {
+            ""
+        } else {
+            code
+        };
+        if let Some(i) = code.rfind('-') {
+            return (i, ls);
+        }
+        if !code.trim().is_empty() || ls == 0 {
+            let ls = line_start(text, item.start.offset);
+            return (item.start.offset - ls, ls);
+        }
+        end = ls - 1;
+    }
 }
 
 fn col(text: &str, node: &Node) -> usize {
@@ -152,6 +219,19 @@ fn col(text: &str, node: &Node) -> usize {
 /// [`InjectError`] when the file is not YAML, lacks `spec.containers`, uses flow style where
 /// inject must add lines, or the choice of app container is ambiguous.
 pub fn inject(text: &str, opts: &InjectOptions) -> Result<String, InjectError> {
+    // YAML treats a lone CR as a line break; the splicing below only knows LF and CRLF.
+    if let Some(i) = text
+        .as_bytes()
+        .windows(2)
+        .position(|w| w[0] == b'\r' && w[1] != b'\n')
+        .or_else(|| text.ends_with('\r').then(|| text.len() - 1))
+    {
+        let (line, _) = template::line_col(text, i);
+        return Err(InjectError::Shape {
+            line,
+            message: "the file uses bare CR line breaks; convert it to LF or CRLF".into(),
+        });
+    }
     let masked = template::mask(text);
     let Some(root) = yaml::parse(&masked)? else {
         return Err(InjectError::Shape {
@@ -250,7 +330,7 @@ pub fn inject(text: &str, opts: &InjectOptions) -> Result<String, InjectError> {
                 });
             }
             Some((k, m)) => {
-                let at = after_line(text, m.end.offset.max(k.end.offset));
+                let at = after_line(text, k.end.offset);
                 let kc = col(text, k);
                 edits.push(Edit {
                     start: line_start(text, k.start.offset),
@@ -305,7 +385,7 @@ pub fn inject(text: &str, opts: &InjectOptions) -> Result<String, InjectError> {
     match (volume(OUTPUT_VOLUME), vol_items.first()) {
         (Some(v), Some(first)) => {
             let d = dash_col(text, first);
-            let start = line_start(text, v.start.offset);
+            let start = item_start(text, v);
             late.push(Edit {
                 start,
                 end: after_line(text, v.end.offset),
@@ -329,7 +409,7 @@ pub fn inject(text: &str, opts: &InjectOptions) -> Result<String, InjectError> {
                 let kc = col(text, k);
                 late.push(Edit {
                     start: line_start(text, k.start.offset),
-                    end: after_line(text, v.end.offset.max(k.end.offset)),
+                    end: after_line(text, k.end.offset),
                     text: format!(
                         "{}volumes:\n{}",
                         pad(kc),
@@ -410,7 +490,7 @@ pub fn inject(text: &str, opts: &InjectOptions) -> Result<String, InjectError> {
     let d = dash_col(text, &items[0]);
     match agent_item {
         Some(a) => edits.push(Edit {
-            start: line_start(text, a.start.offset),
+            start: item_start(text, a),
             end: after_line(text, a.end.offset),
             text: indent(&block, d),
         }),
@@ -444,6 +524,12 @@ fn indent(block: &str, n: usize) -> String {
 }
 
 fn apply(text: &str, mut edits: Vec<Edit>) -> String {
+    // Keep a CRLF file CRLF throughout.
+    if text.contains("\r\n") {
+        for e in &mut edits {
+            e.text = e.text.replace('\n', "\r\n");
+        }
+    }
     // Stable: edits at the same offset keep the order they were made in.
     edits.sort_by_key(|e| e.start);
     let mut out = String::with_capacity(text.len() + 1024);

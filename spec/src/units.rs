@@ -252,7 +252,7 @@ pub fn parse_gpu(s: &str) -> Result<u32, UnitError> {
 /// Format bytes with the largest binary unit that divides them, for messages and `inject`.
 pub fn format_bytes(bytes: u64) -> String {
     for (unit, div) in [("Gi", 1u64 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)] {
-        if bytes >= div && bytes % div == 0 {
+        if bytes >= div && bytes.is_multiple_of(div) {
             return format!("{}{unit}", bytes / div);
         }
     }

@@ -55,6 +55,9 @@ pub struct Node {
     pub end: Mark,
     /// Whether a collection was written in flow style (`[...]`, `{...}`).
     pub flow: bool,
+    /// Whether this node is a copy made for an alias (`*name`); its children keep the
+    /// positions of the anchored original.
+    pub alias: bool,
 }
 
 /// The content of a [`Node`].
@@ -172,8 +175,7 @@ pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
     };
     let mut root = None;
     let mut documents = 0;
-    loop {
-        let Some((ev, span)) = b.next()? else { break };
+    while let Some((ev, span)) = b.next()? {
         match ev {
             Event::StreamStart | Event::DocumentEnd | Event::Nothing => {}
             Event::StreamEnd => break,
@@ -259,6 +261,7 @@ impl<'a> Builder<'a> {
                     start,
                     end,
                     flow: false,
+                    alias: false,
                 };
                 (node, anchor)
             }
@@ -275,6 +278,7 @@ impl<'a> Builder<'a> {
                 return Ok(Node {
                     start,
                     end,
+                    alias: true,
                     ..target
                 });
             }
@@ -299,6 +303,7 @@ impl<'a> Builder<'a> {
                         start,
                         end,
                         flow,
+                        alias: false,
                     },
                     anchor,
                 )
@@ -327,6 +332,7 @@ impl<'a> Builder<'a> {
                         start,
                         end,
                         flow,
+                        alias: false,
                     },
                     anchor,
                 )

@@ -181,3 +181,88 @@ fn indented_sequences_keep_their_style() {
     assert_valid(&out);
     assert_eq!(inj(&out, &InjectOptions::default()), out);
 }
+
+#[test]
+fn literal_block_scalar_as_last_value_keeps_its_lines() {
+    let text = "spec:\n  containers:\n  - name: app\n    image: x\n    args:\n    - |\n      multi\n      line\n";
+    let out = inj(text, &InjectOptions::default());
+    assert!(
+        out.contains("    - |\n      multi\n      line\n    volumeMounts:\n"),
+        "{out}"
+    );
+    assert_valid(&out);
+    assert_eq!(inj(&out, &InjectOptions::default()), out);
+}
+
+#[test]
+fn empty_volume_mounts_and_volumes_keys_are_filled_in() {
+    let text = "spec:\n  containers:\n  - name: app\n    image: x\n    volumeMounts:\n  volumes:\n";
+    let out = inj(text, &InjectOptions::default());
+    assert_valid(&out);
+    assert_eq!(out.matches("volumeMounts:").count(), 2);
+    assert_eq!(out.matches("volumes:").count(), 1);
+    assert_eq!(inj(&out, &InjectOptions::default()), out);
+}
+
+#[test]
+fn crlf_files_stay_crlf_and_bare_cr_is_refused() {
+    let text = "spec:\r\n  containers:\r\n  - name: app # c\r\n    image: x\r\n";
+    let out = inj(text, &InjectOptions::default());
+    assert!(
+        !out.replace("\r\n", "").contains('\n'),
+        "mixed line endings:\n{out:?}"
+    );
+    assert_valid(&out);
+    assert_eq!(inj(&out, &InjectOptions::default()), out);
+    // Regression: fuzz crash-3ef638e6, a run of bare CRs inside a key.
+    assert!(matches!(
+        inject(
+            "spec:\n  containers:\n  - na\r\r\r\n",
+            &InjectOptions::default()
+        ),
+        Err(InjectError::Shape { .. })
+    ));
+}
+
+#[test]
+fn dash_on_its_own_line_keeps_the_item_indentation() {
+    let text = "spec:\n  containers:\n  -\n    name: app\n    image: x\n  - # second\n    name: b\n    image: y\n";
+    let out = inj(
+        text,
+        &InjectOptions {
+            app: Some("app".into()),
+            ..Default::default()
+        },
+    );
+    assert!(out.contains("\n  - name: logging-agent\n"), "{out}");
+    assert_valid(&out);
+    assert_eq!(
+        inj(
+            &out,
+            &InjectOptions {
+                app: Some("app".into()),
+                ..Default::default()
+            }
+        ),
+        out
+    );
+}
+
+#[test]
+fn non_mapping_items_are_refused() {
+    // Regression: fuzz crash-ce205265, a volume item that is a bare scalar on the next line.
+    let text = "spec:\n  containers:\n  - name: a\n    image: b\n  volumes:\n  - \n    junk\n";
+    assert!(matches!(
+        inject(text, &InjectOptions::default()),
+        Err(InjectError::Shape { .. })
+    ));
+}
+
+#[test]
+fn aliases_in_edited_structures_are_refused() {
+    let text = "x: &c\n- name: a\n  image: b\nspec:\n  containers: *c\n";
+    assert!(matches!(
+        inject(text, &InjectOptions::default()),
+        Err(InjectError::Shape { .. })
+    ));
+}
