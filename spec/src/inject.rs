@@ -329,7 +329,7 @@ pub fn inject(text: &str, opts: &InjectOptions) -> Result<String, InjectError> {
                     text: indent(&mount, d),
                 });
             }
-            Some((k, m)) => {
+            Some((k, _)) => {
                 let at = after_line(text, k.end.offset);
                 let kc = col(text, k);
                 edits.push(Edit {
@@ -405,7 +405,7 @@ pub fn inject(text: &str, opts: &InjectOptions) -> Result<String, InjectError> {
                     text: indent(&new_vols, d),
                 });
             }
-            (Some((k, v)), None) => {
+            (Some((k, _)), None) => {
                 let kc = col(text, k);
                 late.push(Edit {
                     start: line_start(text, k.start.offset),
