@@ -1,4 +1,5 @@
 //! The `spec` subcommands through `run`, as the agent will call them.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::path::PathBuf;
 
