@@ -62,6 +62,43 @@ pub struct InputArgs {
     /// (truncate), cut it into several rows (split), or drop it (drop). Each is counted.
     #[arg(long, value_name = "POLICY", default_value = "truncate")]
     pub long_lines: crate::file_tail::lines::LongLines,
+
+    /// How lines are framed: auto (per file: CRI, Docker json-file or plain), plain, json,
+    /// cri or docker. In every format a JSON line with a `body` is a structured record.
+    #[arg(long, value_name = "FORMAT", default_value = "auto")]
+    pub format: crate::file_tail::Format,
+
+    /// A line matching this regular expression starts a record; other lines join the one
+    /// before (stack traces). E.g. '^\d{4}-\d{2}-\d{2}'.
+    #[arg(long, value_name = "REGEX")]
+    pub multiline_start: Option<String>,
+
+    /// SPCS logLevel: INFO exports every log row; ERROR only the stderr stream and records
+    /// of severity ERROR or FATAL; NONE no log rows (metrics still flow).
+    #[arg(
+        long,
+        value_name = "LEVEL",
+        default_value = "INFO",
+        env = "FIRN_LOG_LEVEL"
+    )]
+    pub log_level: crate::level_filter::LogLevel,
+
+    /// Where to start in files found at first start that have no checkpoint: beginning or
+    /// end. Files that appear later are always read from their beginning.
+    #[arg(long, value_name = "WHERE", default_value = "beginning", value_parser = ["beginning", "end"])]
+    pub start_at: String,
+
+    /// How often files are checked for growth when file-system events are unavailable.
+    #[arg(long, value_name = "DURATION", default_value = "250ms", value_parser = parse_duration_arg)]
+    pub poll_interval: std::time::Duration,
+
+    /// Most files held open at once; quiet files are closed and reopened when they grow.
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    pub max_open_files: usize,
+
+    /// Do not use file-system events (inotify); poll only.
+    #[arg(long)]
+    pub no_events: bool,
 }
 
 /// Where and how to write.
@@ -94,6 +131,12 @@ pub struct OutputArgs {
     /// Rows per Parquet row group.
     #[arg(long, value_name = "ROWS", default_value_t = 65_536)]
     pub row_group_rows: usize,
+
+    /// Names this agent in its files' names and footers, so after a restart it resumes from
+    /// its own files and no other agent's. Default: the host name (stable across container
+    /// restarts in SPCS).
+    #[arg(long, value_name = "ID", env = "FIRN_AGENT_ID")]
+    pub agent_id: Option<String>,
 }
 
 fn parse_size_arg(s: &str) -> Result<u64, String> {

@@ -6,8 +6,12 @@ use anyhow::{Context, bail};
 use firn_schemas::parquet_sink::{SinkConfig, parse_compression, resolve_mode};
 use firn_schemas::{OutputMode, units::format_bytes};
 
+use std::sync::Arc;
+
 use crate::cli::Cli;
 use crate::file_tail::lines::LongLines;
+use crate::file_tail::{DecodeConfig, ReaderConfig, TailConfig};
+use crate::level_filter::LogLevel;
 use crate::resource::Resource;
 
 /// Everything the agent runs with.
@@ -23,6 +27,10 @@ pub struct AgentConfig {
     pub max_line_bytes: usize,
     /// What happens to longer lines.
     pub long_lines: LongLines,
+    /// SPCS logLevel.
+    pub log_level: LogLevel,
+    /// How files are followed.
+    pub tail: TailConfig,
     /// The Parquet sink's settings.
     pub sink: SinkConfig,
     /// Why the output mode is what it is.
@@ -83,6 +91,38 @@ impl AgentConfig {
         sink.max_file_age = out.max_file_age;
         sink.row_group_rows = out.row_group_rows;
         sink.writer_name = format!("firn-agent {}", env!("CARGO_PKG_VERSION"));
+        let multiline_start = cli
+            .input
+            .multiline_start
+            .as_deref()
+            .map(regex::Regex::new)
+            .transpose()
+            .context("--multiline-start is not a valid regular expression")?;
+        let reader = ReaderConfig {
+            max_line_bytes,
+            long_lines: cli.input.long_lines,
+            decode: Arc::new(DecodeConfig {
+                format: cli.input.format,
+                multiline_start,
+                level: cli.input.log_level,
+                max_record_bytes: max_line_bytes,
+            }),
+        };
+        let mut tail = TailConfig::new(inputs.clone(), reader);
+        tail.exclude = excludes.clone();
+        tail.poll_interval = cli
+            .input
+            .poll_interval
+            .max(std::time::Duration::from_millis(10));
+        tail.max_open_files = cli.input.max_open_files.max(1);
+        tail.start_at_end = cli.input.start_at == "end";
+        tail.use_events = !cli.input.no_events;
+        if let Some(id) = &out.agent_id {
+            if firn_schemas::parquet_sink::naming::sanitize_id(id).is_empty() {
+                bail!("--agent-id {id:?} has no letter or digit");
+            }
+            sink.set_agent_id(id);
+        }
         let mut resource = Resource::from_env(env);
         for (k, v) in &cli.resource_attributes {
             resource.set(k, v, "--resource-attribute");
@@ -93,6 +133,8 @@ impl AgentConfig {
             once: cli.input.once,
             max_line_bytes,
             long_lines: cli.input.long_lines,
+            log_level: cli.input.log_level,
+            tail,
             sink,
             mode_reason,
             resource,

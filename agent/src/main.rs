@@ -61,7 +61,7 @@ fn run(cli: &cli::Cli) -> anyhow::Result<ExitCode> {
             .lines_read_total
             .load(std::sync::atomic::Ordering::Relaxed),
         format_bytes(read),
-        report.inputs.len(),
+        report.files,
         stats.rows_written_total,
         stats.files_written_total,
         format_bytes(stats.bytes_written_total),

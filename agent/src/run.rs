@@ -10,6 +10,8 @@ use firn_schemas::ParquetSink;
 use tokio::task::JoinHandle;
 
 use crate::config::AgentConfig;
+use crate::file_tail::Tailer;
+use crate::file_tail::checkpoint::{self, Recovered};
 use crate::pipeline::{SinkSettings, spawn_sink};
 use crate::shutdown::{Shutdown, listen_for_signals};
 use crate::telemetry::Counters;
@@ -31,9 +33,30 @@ pub fn run(cfg: &AgentConfig, counters: &Arc<Counters>) -> anyhow::Result<ExitCo
 async fn run_async(cfg: &AgentConfig, counters: &Arc<Counters>) -> anyhow::Result<ExitCode> {
     let shutdown = Shutdown::new(Duration::from_secs(30));
     listen_for_signals(shutdown.clone()).context("cannot install signal handlers")?;
+    // Resume where this agent's newest complete file says each source stood.
+    let recovered = if cfg.inputs.is_empty() {
+        Recovered::default()
+    } else {
+        let r = checkpoint::recover(&cfg.sink.dir, &cfg.sink.agent_id).with_context(|| {
+            format!(
+                "cannot read the output folder {} to resume",
+                cfg.sink.dir.display()
+            )
+        })?;
+        match &r.from {
+            Some(f) => {
+                tracing::info!(from = %f.display(), files = r.checkpoints.len(), removed_partial = r.removed.len(), "Resuming from checkpoints")
+            }
+            None => {
+                tracing::info!(agent_id = %cfg.sink.agent_id, "No earlier output of this agent; reading files from their start")
+            }
+        }
+        r
+    };
     let settings = SinkSettings {
         // Leave the last seconds of the platform's grace period for the exit itself.
         close_timeout: Duration::from_secs(20),
+        initial_positions: recovered.positions.clone(),
         ..SinkSettings::default()
     };
     let (tx, sink) = spawn_sink(
@@ -44,10 +67,19 @@ async fn run_async(cfg: &AgentConfig, counters: &Arc<Counters>) -> anyhow::Resul
     )
     .context("cannot start the sink thread")?;
     // Each source is a task; one that wraps a child reports the child's exit code.
-    #[allow(unused_mut)] // sources are pushed below as they are configured
     let mut sources: Vec<(&str, JoinHandle<anyhow::Result<Option<u8>>>)> = Vec::new();
-    let _ = (&tx, counters, &shutdown);
-    // Sources are added here: the file tailer, captured output.
+    // Files.
+    if !cfg.inputs.is_empty() {
+        let tailer = Tailer::new(cfg.tail.clone(), &recovered, tx.clone(), counters.clone());
+        let sd = shutdown.clone();
+        sources.push((
+            "files",
+            tokio::task::spawn_blocking(move || {
+                tailer.run(&sd);
+                Ok(None)
+            }),
+        ));
+    }
     if sources.is_empty() {
         drop(tx);
         let _ = tokio::task::spawn_blocking(move || sink.join()).await;

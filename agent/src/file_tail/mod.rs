@@ -1,6 +1,13 @@
-//! Reading log files: line splitting with bounded memory, decoding, and delivery as chunks.
+//! Reading log files: discovery, identity across renames and restarts, line splitting with
+//! bounded memory, record decoding, and delivery with checkpointed positions.
 
+pub mod checkpoint;
+pub mod decode;
+pub mod identity;
 pub mod lines;
 mod reader;
+pub mod tailer;
 
-pub use reader::{FileAttrs, FileReader, ReadOutcome};
+pub use decode::{DecodeConfig, Format};
+pub use reader::{FileReader, ReadOutcome, ReaderConfig};
+pub use tailer::{TailConfig, Tailer};

@@ -1,53 +1,36 @@
-//! Reads one file from a position, cutting it into lines and sending them as chunks.
+//! Reads one file from a position, cutting it into lines and records, and sends them as
+//! chunks that carry the file's position after the last finished record.
 
-use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use firn_schemas::{JsonText, ObjectWriter, Severity, parquet_sink::naming::now_ns};
+use firn_schemas::parquet_sink::naming::now_ns;
 
-use super::lines::{Dropped, LinePos, LineSplitter, LongLines, RawLine};
+use super::decode::{DecodeConfig, Decoder, FileAttrs};
+use super::lines::{Dropped, LinePos, LineSplitter, LongLines};
 use crate::pipeline::{ChunkBuilder, Msg, Sender};
 use crate::telemetry::Counters;
-
-/// RECORD_ATTRIBUTES of a file's rows, built once per file.
-#[derive(Debug, Clone)]
-pub struct FileAttrs {
-    plain: JsonText,
-    truncated: JsonText,
-    split: JsonText,
-    invalid_utf8: JsonText,
-}
-
-impl FileAttrs {
-    /// `{"log.file.path": path}` and its marked variants.
-    pub fn new(path: &Path) -> Self {
-        let p = path.to_string_lossy();
-        let with = |flag: &str| {
-            let mut o = ObjectWriter::new();
-            o.string("log.file.path", &p);
-            if !flag.is_empty() {
-                o.raw(flag, "true");
-            }
-            o.finish()
-        };
-        Self {
-            plain: with(""),
-            truncated: with("log.record.truncated"),
-            split: with("log.record.split"),
-            invalid_utf8: with("log.record.invalid_utf8"),
-        }
-    }
-}
 
 /// How a read ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadOutcome {
-    /// Reached the current end of the file.
-    Eof,
+    /// Read this many bytes and stopped at the end of the file or the budget.
+    Read(u64),
     /// The receiving side is gone (the agent is stopping).
     Closed,
+}
+
+/// Settings every reader shares.
+#[derive(Debug, Clone)]
+pub struct ReaderConfig {
+    /// Longest line.
+    pub max_line_bytes: usize,
+    /// What happens to longer ones.
+    pub long_lines: LongLines,
+    /// Record framing, joining and filtering.
+    pub decode: Arc<DecodeConfig>,
 }
 
 /// One open file being read.
@@ -57,46 +40,83 @@ pub struct FileReader {
     key: String,
     file: File,
     splitter: LineSplitter,
-    attrs: FileAttrs,
+    decoder: Decoder,
     chunk: ChunkBuilder,
+    /// The position last sent to the sink.
+    sent: Option<LinePos>,
+    /// Extra fields of this file's checkpoint (identity), merged into the position.
+    identity: serde_json::Map<String, serde_json::Value>,
 }
 
 impl FileReader {
-    /// Opens `path` and positions it at `pos`. `key` names the file in checkpoints.
+    /// Opens `path` and positions it at `pos`. `key` names the file in checkpoints and
+    /// `identity` is stored beside its position.
     ///
     /// # Errors
     /// When the file cannot be opened or seeked.
     pub fn open(
         path: &Path,
         key: String,
+        identity: serde_json::Map<String, serde_json::Value>,
         pos: LinePos,
-        max_line_bytes: usize,
-        long_lines: LongLines,
+        cfg: &ReaderConfig,
     ) -> io::Result<Self> {
-        let mut file = File::open(path)?;
+        let file = File::open(path)?;
+        Self::from_file(file, path, key, identity, pos, cfg)
+    }
+
+    /// Like [`open`](Self::open), for a file already open.
+    ///
+    /// # Errors
+    /// When the file cannot be seeked.
+    pub fn from_file(
+        mut file: File,
+        path: &Path,
+        key: String,
+        identity: serde_json::Map<String, serde_json::Value>,
+        pos: LinePos,
+        cfg: &ReaderConfig,
+    ) -> io::Result<Self> {
         file.seek(SeekFrom::Start(pos.offset))?;
         Ok(Self {
             path: path.to_path_buf(),
             key,
             file,
-            splitter: LineSplitter::new(max_line_bytes, long_lines, pos),
-            attrs: FileAttrs::new(path),
+            splitter: LineSplitter::new(cfg.max_line_bytes, cfg.long_lines, pos),
+            decoder: Decoder::new(cfg.decode.clone(), FileAttrs::new(path), pos),
             chunk: ChunkBuilder::default(),
+            sent: Some(pos),
+            identity,
         })
     }
 
-    /// The file's path as opened.
+    /// The path the file was opened by.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Where reading stands after the lines delivered.
-    pub fn pos(&self) -> LinePos {
-        self.splitter.pos()
+    /// The open file.
+    pub fn file(&self) -> &File {
+        &self.file
     }
 
-    /// Reads what the file holds now, up to `max_bytes`, sending lines as they fill chunks.
-    /// `buf` is scratch space shared between readers.
+    /// How far the file has been read (lines not yet finished included).
+    pub fn read_offset(&self) -> u64 {
+        self.splitter.pos().offset + self.splitter.partial_len() as u64
+    }
+
+    /// The position after the last finished record: where a restart resumes.
+    pub fn committed(&self) -> LinePos {
+        self.decoder.committed()
+    }
+
+    /// Whether a line or record is unfinished.
+    pub fn has_partial(&self) -> bool {
+        self.splitter.partial_len() > 0 || self.decoder.has_pending()
+    }
+
+    /// Reads what the file holds now, up to about `max_bytes`, sending records as chunks
+    /// fill. `buf` is scratch space shared between readers.
     ///
     /// # Errors
     /// When reading fails.
@@ -108,7 +128,7 @@ impl FileReader {
         counters: &Counters,
     ) -> io::Result<ReadOutcome> {
         let mut total = 0u64;
-        loop {
+        while total < max_bytes {
             let n = match self.file.read(buf) {
                 Ok(0) => break,
                 Ok(n) => n,
@@ -116,69 +136,99 @@ impl FileReader {
                 Err(e) => return Err(e),
             };
             Counters::add(&counters.bytes_read_total, n as u64);
+            total += n as u64;
             let Self {
                 splitter,
+                decoder,
                 chunk,
-                attrs,
                 ..
             } = self;
             let ts = now_ns();
             splitter.push(
                 &buf[..n],
-                &mut |l| push_line(chunk, attrs, &l, ts, counters),
+                &mut |l| decoder.line(&l, ts, chunk, counters),
                 &mut |d| count_drop(d, counters),
             );
-            if self.chunk.is_full() && self.send(tx).is_err() {
+            if self.chunk.is_full() && !self.send(tx) {
                 return Ok(ReadOutcome::Closed);
             }
-            total += n as u64;
-            if total >= max_bytes {
-                return self
-                    .send(tx)
-                    .map(|()| ReadOutcome::Eof)
-                    .or(Ok(ReadOutcome::Closed));
-            }
         }
-        match self.send(tx) {
-            Ok(()) => Ok(ReadOutcome::Eof),
-            Err(()) => Ok(ReadOutcome::Closed),
+        if !self.send(tx) {
+            return Ok(ReadOutcome::Closed);
         }
+        Ok(ReadOutcome::Read(total))
     }
 
-    /// Emits a last line that has no newline yet.
-    pub fn flush_partial(&mut self, tx: &Sender, counters: &Counters) -> ReadOutcome {
+    /// Finishes an unfinished last line and record (after an idle time, at shutdown, or
+    /// before the file is let go). Returns false when the sink is gone.
+    pub fn flush_partial(&mut self, tx: &Sender, counters: &Counters) -> bool {
         let Self {
             splitter,
+            decoder,
             chunk,
-            attrs,
             ..
         } = self;
         let ts = now_ns();
-        splitter.flush_partial(
-            &mut |l| push_line(chunk, attrs, &l, ts, counters),
-            &mut |d| count_drop(d, counters),
+        splitter.flush_partial(&mut |l| decoder.line(&l, ts, chunk, counters), &mut |d| {
+            count_drop(d, counters)
+        });
+        decoder.flush(ts, chunk, counters);
+        self.send(tx)
+    }
+
+    /// The file was truncated in place: what was read is delivered, then reading restarts
+    /// at offset 0.
+    ///
+    /// # Errors
+    /// When the file cannot be seeked.
+    pub fn restart_from_zero(
+        &mut self,
+        tx: &Sender,
+        counters: &Counters,
+        cfg: &ReaderConfig,
+    ) -> io::Result<bool> {
+        let alive = self.flush_partial(tx, counters);
+        self.file.seek(SeekFrom::Start(0))?;
+        self.splitter = LineSplitter::new(cfg.max_line_bytes, cfg.long_lines, LinePos::default());
+        self.decoder = Decoder::new(
+            cfg.decode.clone(),
+            FileAttrs::new(&self.path),
+            LinePos::default(),
         );
-        match self.send(tx) {
-            Ok(()) => ReadOutcome::Eof,
-            Err(()) => ReadOutcome::Closed,
-        }
+        Ok(alive)
     }
 
-    /// Bytes of an unfinished last line held.
-    pub fn partial_len(&self) -> usize {
-        self.splitter.partial_len()
+    /// Replaces the identity stored with the position (the fingerprint grew).
+    pub fn set_identity(&mut self, identity: serde_json::Map<String, serde_json::Value>) {
+        self.identity = identity;
+        self.sent = None;
     }
 
-    fn send(&mut self, tx: &Sender) -> Result<(), ()> {
-        let pos = self.splitter.pos();
-        if self.chunk.is_empty() {
-            return Ok(());
+    /// Sends the lines gathered and the committed position, if either changed. Returns
+    /// false when the sink is gone.
+    pub fn send(&mut self, tx: &Sender) -> bool {
+        let pos = self.decoder.committed();
+        if self.chunk.is_empty() && self.sent == Some(pos) {
+            return true;
         }
-        let position = serde_json::to_value(pos)
-            .ok()
-            .map(|v| (self.key.clone(), v));
-        let chunk = self.chunk.take(now_ns(), position);
-        tx.send(Msg::Logs(chunk)).map_err(|_| ())
+        let mut v = self.identity.clone();
+        v.insert("offset".into(), pos.offset.into());
+        if pos.skipping {
+            v.insert("skipping".into(), true.into());
+        }
+        let chunk = self.chunk.take(
+            now_ns(),
+            Some((self.key.clone(), serde_json::Value::Object(v))),
+        );
+        self.sent = Some(pos);
+        tx.send(Msg::Logs(chunk)).is_ok()
+    }
+
+    /// Tells the sink to forget this file's position (it is gone for good).
+    pub fn forget(self, tx: &Sender) -> bool {
+        let mut chunk = ChunkBuilder::default().take(now_ns(), None);
+        chunk.position = Some((self.key, serde_json::Value::Null));
+        tx.send(Msg::Logs(chunk)).is_ok()
     }
 }
 
@@ -189,31 +239,4 @@ fn count_drop(d: Dropped, counters: &Counters) {
             Counters::add(&counters.long_lines_dropped_bytes, bytes);
         }
     }
-}
-
-fn push_line(
-    chunk: &mut ChunkBuilder,
-    attrs: &FileAttrs,
-    l: &RawLine<'_>,
-    ts: i64,
-    counters: &Counters,
-) {
-    Counters::add(&counters.lines_read_total, 1);
-    let text = String::from_utf8_lossy(l.bytes);
-    let attributes = if matches!(text, Cow::Owned(_)) {
-        Counters::add(&counters.invalid_utf8_lines_total, 1);
-        &attrs.invalid_utf8
-    } else if l.truncated {
-        Counters::add(&counters.lines_truncated_total, 1);
-        &attrs.truncated
-    } else if l.split {
-        Counters::add(&counters.lines_split_total, 1);
-        &attrs.split
-    } else {
-        &attrs.plain
-    };
-    if l.truncated && matches!(text, Cow::Owned(_)) {
-        Counters::add(&counters.lines_truncated_total, 1);
-    }
-    chunk.push(&text, ts, Severity::Info.record(), Some(attributes), None);
 }

@@ -26,6 +26,8 @@ pub struct SinkSettings {
     pub close_timeout: Duration,
     /// Messages waiting in the channel before senders block. Default 16.
     pub channel_capacity: usize,
+    /// Source positions recovered at start: every file carries the whole map.
+    pub initial_positions: BTreeMap<String, serde_json::Value>,
 }
 
 impl Default for SinkSettings {
@@ -36,6 +38,7 @@ impl Default for SinkSettings {
             batch_age: Duration::from_secs(1),
             close_timeout: Duration::from_secs(25),
             channel_capacity: 16,
+            initial_positions: BTreeMap::new(),
         }
     }
 }
@@ -59,10 +62,11 @@ pub struct SinkReport {
 pub fn spawn_sink(
     sink: ParquetSink,
     resource: Option<JsonText>,
-    settings: SinkSettings,
+    mut settings: SinkSettings,
     on_written: Box<dyn FnMut(&WrittenFile) + Send>,
 ) -> std::io::Result<(Sender, JoinHandle<SinkReport>)> {
     let (tx, rx) = sync_channel(settings.channel_capacity.max(1));
+    let positions = std::mem::take(&mut settings.initial_positions);
     let handle = std::thread::Builder::new()
         .name("firn-sink".into())
         .spawn(move || {
@@ -71,7 +75,7 @@ pub fn spawn_sink(
                 resource,
                 settings,
                 builder: BatchBuilder::new(),
-                positions: BTreeMap::new(),
+                positions,
                 positions_dirty: false,
                 oldest: None,
                 written: Vec::new(),
@@ -180,9 +184,16 @@ impl SinkThread {
                 },
             });
         }
-        if let Some((key, pos)) = chunk.position {
-            self.positions.insert(key, pos);
-            self.positions_dirty = true;
+        match chunk.position {
+            Some((key, serde_json::Value::Null)) => {
+                self.positions.remove(&key);
+                self.positions_dirty = true;
+            }
+            Some((key, pos)) => {
+                self.positions.insert(key, pos);
+                self.positions_dirty = true;
+            }
+            None => {}
         }
     }
 

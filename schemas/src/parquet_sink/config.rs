@@ -100,8 +100,11 @@ pub struct SinkConfig {
     /// A folder never gets more files than this; later files spill to `part-N/`.
     /// Default 90,000 (stage folders must stay under 100,000).
     pub max_files_per_dir: usize,
-    /// Tells this process's files from other agents' in one folder: the file names carry
-    /// it. Default: host name, process id and a random part.
+    /// Names this agent across restarts (its files are found again by it). Default: the
+    /// host name.
+    pub agent_id: String,
+    /// Tells this process's files from any other's in one folder: the file names carry it.
+    /// Default: agent id, process id and a random part.
     pub instance_id: String,
     /// Put files in hive-style `date=/hour=` folders. Default true.
     pub partition_by_hour: bool,
@@ -110,6 +113,12 @@ pub struct SinkConfig {
 }
 
 impl SinkConfig {
+    /// Sets the agent id and derives a fresh instance id from it.
+    pub fn set_agent_id(&mut self, agent_id: &str) {
+        self.agent_id = super::naming::sanitize_id(agent_id);
+        self.instance_id = super::naming::instance_id(&self.agent_id);
+    }
+
     /// Defaults for `dir` in `mode`.
     pub fn new(dir: impl Into<PathBuf>, mode: OutputMode) -> Self {
         Self {
@@ -121,6 +130,7 @@ impl SinkConfig {
             max_file_age: Duration::from_secs(60),
             max_pending_bytes: 32 << 20,
             max_files_per_dir: 90_000,
+            agent_id: super::naming::default_agent_id(),
             instance_id: super::naming::default_instance_id(),
             partition_by_hour: true,
             writer_name: format!("firn {}", env!("CARGO_PKG_VERSION")),

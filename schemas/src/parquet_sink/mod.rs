@@ -18,8 +18,8 @@ mod tests;
 pub use config::{OutputMode, OutputModeChoice, SinkConfig, parse_compression};
 pub use mount::{MountInfo, mount_of};
 pub use writer::{
-    META_INSTANCE, META_ROWS, META_SOURCE_POSITIONS, META_WRITER, ParquetSink, SinkError,
-    SinkStats, WrittenFile,
+    META_AGENT_ID, META_CLOSED_AT, META_INSTANCE, META_ROWS, META_SOURCE_POSITIONS, META_WRITER,
+    ParquetSink, SinkError, SinkStats, WrittenFile,
 };
 
 /// Resolves `auto` by the file system of `dir`: FUSE (how stage volumes are mounted) means
@@ -43,4 +43,26 @@ pub fn resolve_mode(choice: OutputModeChoice, dir: &std::path::Path) -> (OutputM
             ),
         },
     }
+}
+
+/// The key-value metadata in the footer of a Parquet file.
+///
+/// # Errors
+/// When the file cannot be read or has no valid footer (a partial file).
+pub fn read_footer_metadata(
+    path: &std::path::Path,
+) -> Result<std::collections::BTreeMap<String, String>, parquet::errors::ParquetError> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let file = std::fs::File::open(path)?;
+    let reader = SerializedFileReader::new(file)?;
+    Ok(reader
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .map(|kv| {
+            kv.iter()
+                .filter_map(|e| e.value.clone().map(|v| (e.key.clone(), v)))
+                .collect()
+        })
+        .unwrap_or_default())
 }

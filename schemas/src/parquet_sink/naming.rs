@@ -90,14 +90,9 @@ pub fn random_u64() -> u64 {
     h.finish()
 }
 
-/// `<host>-<pid>-<random>`, safe in a file name.
-pub fn default_instance_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "host".to_string());
-    let host: String = host
-        .trim()
+/// Keeps letters, digits and `-`, so an id is safe in a file name.
+pub fn sanitize_id(s: &str) -> String {
+    s.trim()
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' {
@@ -106,14 +101,38 @@ pub fn default_instance_id() -> String {
                 '_'
             }
         })
-        .take(40)
-        .collect();
+        .take(48)
+        .collect()
+}
+
+/// The host name, sanitised: the default agent id. A restarted container keeps its host
+/// name, so the agent finds its own files again.
+pub fn default_agent_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "host".to_string());
+    let id = sanitize_id(&host);
+    if id.is_empty() {
+        "host".to_string()
+    } else {
+        id
+    }
+}
+
+/// `<agent id>-<pid>-<random>`: tells this process's files from any other's.
+pub fn instance_id(agent_id: &str) -> String {
     format!(
         "{}-{}-{:08x}",
-        host,
+        agent_id,
         std::process::id(),
         random_u64() as u32
     )
+}
+
+/// The default instance id, for the default agent id.
+pub fn default_instance_id() -> String {
+    instance_id(&default_agent_id())
 }
 
 /// `firn-<opened>-<instance>-<seq>.parquet`, with `-r<N>` for the N-th retry of a file
@@ -135,6 +154,16 @@ pub fn file_name(opened: &UtcTime, instance: &str, seq: u64, attempt: u32) -> St
 /// Whether a file name is a finished firn file (not a temporary one).
 pub fn is_output_file(name: &str) -> bool {
     name.starts_with("firn-") && name.ends_with(".parquet")
+}
+
+/// Whether a finished or temporary file name may be one written by `agent_id` (a cheap
+/// filter: the footer's `firn.agent_id` decides).
+pub fn may_be_from_agent(name: &str, agent_id: &str) -> bool {
+    let name = name.strip_prefix('.').unwrap_or(name);
+    // firn-YYYYMMDDTHHMMSSZ-<agent id>-...
+    name.strip_prefix("firn-")
+        .and_then(|r| r.get(17..))
+        .is_some_and(|r| r.starts_with(agent_id) && r[agent_id.len()..].starts_with('-'))
 }
 
 /// Hidden temporary name in local mode.

@@ -20,8 +20,13 @@ use crate::columns::{COLUMNS, batch_schema, parquet_schema};
 
 /// Footer key naming the program that wrote the file.
 pub const META_WRITER: &str = "firn.writer";
-/// Footer key naming the agent instance that wrote the file.
+/// Footer key naming the agent instance (process) that wrote the file.
 pub const META_INSTANCE: &str = "firn.instance";
+/// Footer key naming the agent (stable across restarts) that wrote the file.
+pub const META_AGENT_ID: &str = "firn.agent_id";
+/// Footer key: when the file was closed, ns since the epoch; the newest file of an agent
+/// holds its latest source positions.
+pub const META_CLOSED_AT: &str = "firn.closed_at_ns";
 /// Footer key holding the row count.
 pub const META_ROWS: &str = "firn.rows";
 /// Footer key holding the positions of the sources up to the last row in the file (JSON),
@@ -368,6 +373,8 @@ impl ParquetSink {
         let mut kv = vec![
             KeyValue::new(META_WRITER.to_string(), self.cfg.writer_name.clone()),
             KeyValue::new(META_INSTANCE.to_string(), self.cfg.instance_id.clone()),
+            KeyValue::new(META_AGENT_ID.to_string(), self.cfg.agent_id.clone()),
+            KeyValue::new(META_CLOSED_AT.to_string(), naming::now_ns().to_string()),
             KeyValue::new(META_ROWS.to_string(), f.rows.to_string()),
         ];
         kv.extend(

@@ -1,0 +1,496 @@
+//! Turns raw lines of a file into records: container-runtime formats (CRI, Docker json-file)
+//! are unwrapped, partial lines and multiline records are joined, structured JSON lines are
+//! mapped to columns (SPCS.md §3), and the logLevel filter is applied.
+//!
+//! It also tracks the position after the last *finished* record: a record still being joined
+//! is not yet safe to checkpoint past, so a restart re-reads it whole.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use firn_schemas::{JsonText, ObjectWriter, Severity};
+use regex::Regex;
+
+use super::lines::{LinePos, RawLine};
+use crate::level_filter::{LogLevel, Origin};
+use crate::pipeline::ChunkBuilder;
+use crate::structured::{self, Body};
+use crate::telemetry::Counters;
+
+/// How a file's lines are framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Decided per file from its first line: CRI, Docker json-file, or plain.
+    #[default]
+    Auto,
+    /// One record per line. A line that is a JSON object with a `body` is structured
+    /// (as the platform does for every line), any other line is kept whole.
+    Plain,
+    /// The same as plain: named for users who know their files are JSON lines.
+    Json,
+    /// Kubernetes CRI: `<RFC 3339 time> <stdout|stderr> <P|F> <message>`; P parts are joined.
+    Cri,
+    /// Docker json-file: `{"log":"...\n","stream":"stdout","time":"..."}`; parts without a
+    /// final newline are joined.
+    Docker,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "plain" | "text" => Ok(Self::Plain),
+            "json" => Ok(Self::Json),
+            "cri" => Ok(Self::Cri),
+            "docker" => Ok(Self::Docker),
+            _ => Err(format!(
+                "unknown format {s:?}: use auto, plain, json, cri or docker"
+            )),
+        }
+    }
+}
+
+/// Settings shared by every file.
+#[derive(Debug, Clone)]
+pub struct DecodeConfig {
+    /// The framing.
+    pub format: Format,
+    /// A line matching this starts a record; other lines join the record before them.
+    pub multiline_start: Option<Regex>,
+    /// Which records are kept.
+    pub level: LogLevel,
+    /// Longest record (a joined record is cut there and marked truncated).
+    pub max_record_bytes: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// RECORD_ATTRIBUTES of a file's rows, built once per file: `log.file.path`, with
+/// `log.iostream` for runtime logs and a flag when the record was altered.
+#[derive(Debug, Clone)]
+pub struct FileAttrs {
+    /// [stream: none, stdout, stderr][flag: none, truncated, split, invalid_utf8]
+    table: [[JsonText; 4]; 3],
+}
+
+const FLAGS: [&str; 4] = [
+    "",
+    "log.record.truncated",
+    "log.record.split",
+    "log.record.invalid_utf8",
+];
+
+impl FileAttrs {
+    /// The attributes of `path`'s rows.
+    pub fn new(path: &std::path::Path) -> Self {
+        let p = path.to_string_lossy();
+        let make = |stream: Option<&str>, flag: &str| {
+            let mut o = ObjectWriter::new();
+            o.string("log.file.path", &p);
+            if let Some(s) = stream {
+                o.string("log.iostream", s);
+            }
+            if !flag.is_empty() {
+                o.raw(flag, "true");
+            }
+            o.finish()
+        };
+        let row = |stream| FLAGS.map(|f| make(stream, f));
+        Self {
+            table: [row(None), row(Some("stdout")), row(Some("stderr"))],
+        }
+    }
+
+    fn get(&self, stream: Option<Stream>, flags: Flags) -> &JsonText {
+        let s = match stream {
+            None => 0,
+            Some(Stream::Stdout) => 1,
+            Some(Stream::Stderr) => 2,
+        };
+        let f = if flags.invalid_utf8 {
+            3
+        } else if flags.truncated {
+            1
+        } else if flags.split {
+            2
+        } else {
+            0
+        };
+        &self.table[s][f]
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Flags {
+    truncated: bool,
+    split: bool,
+    invalid_utf8: bool,
+}
+
+impl Flags {
+    fn or(self, o: Flags) -> Flags {
+        Flags {
+            truncated: self.truncated || o.truncated,
+            split: self.split || o.split,
+            invalid_utf8: self.invalid_utf8 || o.invalid_utf8,
+        }
+    }
+}
+
+/// A record being joined from several lines.
+#[derive(Debug)]
+struct Pending {
+    text: String,
+    ts: Option<i64>,
+    stream: Option<Stream>,
+    flags: Flags,
+    end: LinePos,
+    /// Joined because the runtime marked the line partial (vs. a multiline pattern).
+    partial: bool,
+}
+
+/// One line after unframing.
+struct Piece<'a> {
+    text: Cow<'a, str>,
+    ts: Option<i64>,
+    stream: Option<Stream>,
+    partial: bool,
+}
+
+/// Decodes one file's lines.
+#[derive(Debug)]
+pub struct Decoder {
+    cfg: Arc<DecodeConfig>,
+    format: Format,
+    attrs: FileAttrs,
+    pending: Option<Pending>,
+    committed: LinePos,
+}
+
+impl Decoder {
+    /// A decoder for a file read from `pos`.
+    pub fn new(cfg: Arc<DecodeConfig>, attrs: FileAttrs, pos: LinePos) -> Self {
+        let format = cfg.format;
+        Self {
+            cfg,
+            format,
+            attrs,
+            pending: None,
+            committed: pos,
+        }
+    }
+
+    /// The position after the last finished record: safe to resume from.
+    pub fn committed(&self) -> LinePos {
+        self.committed
+    }
+
+    /// Whether a record is being joined.
+    pub fn has_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Takes one raw line.
+    pub fn line(
+        &mut self,
+        raw: &RawLine<'_>,
+        now_ns: i64,
+        out: &mut ChunkBuilder,
+        counters: &Counters,
+    ) {
+        Counters::add(&counters.lines_read_total, 1);
+        let text = String::from_utf8_lossy(raw.bytes);
+        let flags = Flags {
+            truncated: raw.truncated,
+            split: raw.split,
+            invalid_utf8: matches!(text, Cow::Owned(_)),
+        };
+        if flags.invalid_utf8 {
+            Counters::add(&counters.invalid_utf8_lines_total, 1);
+        }
+        if flags.truncated {
+            Counters::add(&counters.lines_truncated_total, 1);
+        }
+        if flags.split {
+            Counters::add(&counters.lines_split_total, 1);
+        }
+        if self.format == Format::Auto {
+            if text.trim().is_empty() {
+                // Nothing to decide on yet.
+                self.emit_piece(plain(text), flags, raw.pos, now_ns, out, counters);
+                return;
+            }
+            self.format = detect(&text);
+        }
+        let piece = match self.format {
+            Format::Cri => parse_cri(&text).unwrap_or_else(|| plain(text.clone())),
+            Format::Docker => parse_docker(&text).unwrap_or_else(|| plain(text.clone())),
+            _ => plain(text.clone()),
+        };
+        self.emit_piece(piece, flags, raw.pos, now_ns, out, counters);
+    }
+
+    fn emit_piece(
+        &mut self,
+        piece: Piece<'_>,
+        flags: Flags,
+        pos: LinePos,
+        now_ns: i64,
+        out: &mut ChunkBuilder,
+        counters: &Counters,
+    ) {
+        // Continue a runtime-partial record.
+        if let Some(p) = &mut self.pending
+            && p.partial
+        {
+            append(p, &piece.text, "", flags, pos, self.cfg.max_record_bytes);
+            if !piece.partial {
+                self.finish_pending(now_ns, out, counters);
+            }
+            return;
+        }
+        if let Some(re) = &self.cfg.multiline_start {
+            let starts = re.is_match(&piece.text);
+            if !starts && let Some(p) = &mut self.pending {
+                append(p, &piece.text, "\n", flags, pos, self.cfg.max_record_bytes);
+                return;
+            }
+            self.finish_pending(now_ns, out, counters);
+            self.pending = Some(start_pending(&piece, flags, pos, self.cfg.max_record_bytes));
+            return;
+        }
+        if piece.partial {
+            self.pending = Some(start_pending(&piece, flags, pos, self.cfg.max_record_bytes));
+            return;
+        }
+        self.emit(
+            &piece.text,
+            piece.ts,
+            piece.stream,
+            flags,
+            pos,
+            now_ns,
+            out,
+            counters,
+        );
+    }
+
+    /// Finishes a record being joined: at idle time, at shutdown, or before a file is let go.
+    pub fn flush(&mut self, now_ns: i64, out: &mut ChunkBuilder, counters: &Counters) {
+        self.finish_pending(now_ns, out, counters);
+    }
+
+    /// Moves the committed position without a record (bytes skipped or dropped).
+    pub fn skip_to(&mut self, pos: LinePos) {
+        if self.pending.is_none() {
+            self.committed = pos;
+        }
+    }
+
+    fn finish_pending(&mut self, now_ns: i64, out: &mut ChunkBuilder, counters: &Counters) {
+        if let Some(p) = self.pending.take() {
+            self.emit(
+                &p.text, p.ts, p.stream, p.flags, p.end, now_ns, out, counters,
+            );
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &mut self,
+        text: &str,
+        ts: Option<i64>,
+        stream: Option<Stream>,
+        flags: Flags,
+        end: LinePos,
+        now_ns: i64,
+        out: &mut ChunkBuilder,
+        counters: &Counters,
+    ) {
+        self.committed = end;
+        let base = self.attrs.get(stream, flags);
+        match structured::parse(text) {
+            Some(s) => {
+                let severity = s.severity;
+                if !self
+                    .cfg
+                    .level
+                    .admits(Origin::Record, severity.or(Some(Severity::Info)))
+                {
+                    Counters::add(&counters.log_rows_filtered_total, 1);
+                    return;
+                }
+                let record = match (&s.custom_record, severity) {
+                    (Some(r), _) => r.clone(),
+                    (None, Some(sev)) => sev.record().clone(),
+                    (None, None) => default_severity(stream).record().clone(),
+                };
+                let attributes = merge(base, s.attributes.as_ref());
+                let ts = s.timestamp_ns.or(ts).unwrap_or(now_ns);
+                match &s.body {
+                    Body::Text(t) => out.push(t, ts, &record, Some(&attributes), s.scope.as_ref()),
+                    Body::Json(j) => {
+                        out.push_value(j, true, ts, &record, Some(&attributes), s.scope.as_ref())
+                    }
+                }
+            }
+            None => {
+                let severity = default_severity(stream);
+                let origin = match stream {
+                    Some(Stream::Stdout) => Origin::Stdout,
+                    Some(Stream::Stderr) => Origin::Stderr,
+                    None => Origin::Record,
+                };
+                if !self.cfg.level.admits(origin, Some(severity)) {
+                    Counters::add(&counters.log_rows_filtered_total, 1);
+                    return;
+                }
+                out.push(
+                    text,
+                    ts.unwrap_or(now_ns),
+                    severity.record(),
+                    Some(base),
+                    None,
+                );
+            }
+        }
+    }
+}
+
+fn default_severity(stream: Option<Stream>) -> Severity {
+    match stream {
+        Some(Stream::Stderr) => Severity::Error,
+        _ => Severity::Info,
+    }
+}
+
+/// `{"log.file.path":..., <the record's own attributes>}`.
+fn merge(base: &JsonText, own: Option<&JsonText>) -> JsonText {
+    let Some(own) = own else {
+        return base.clone();
+    };
+    let inner = own.as_str().trim();
+    let inner = inner
+        .strip_prefix('{')
+        .and_then(|s| s.strip_suffix('}'))
+        .unwrap_or("")
+        .trim();
+    if inner.is_empty() {
+        return base.clone();
+    }
+    let b = base.as_str();
+    let head = &b[..b.len() - 1];
+    JsonText::from_json_unchecked(format!("{head},{inner}}}"))
+}
+
+fn plain(text: Cow<'_, str>) -> Piece<'_> {
+    Piece {
+        text,
+        ts: None,
+        stream: None,
+        partial: false,
+    }
+}
+
+fn start_pending(piece: &Piece<'_>, flags: Flags, pos: LinePos, max: usize) -> Pending {
+    let mut p = Pending {
+        text: String::new(),
+        ts: piece.ts,
+        stream: piece.stream,
+        flags: Flags::default(),
+        end: pos,
+        partial: piece.partial,
+    };
+    append(&mut p, &piece.text, "", flags, pos, max);
+    p
+}
+
+fn append(p: &mut Pending, text: &str, sep: &str, flags: Flags, pos: LinePos, max: usize) {
+    p.end = pos;
+    p.flags = p.flags.or(flags);
+    let room = max.saturating_sub(p.text.len());
+    let add = sep.len() + text.len();
+    if add <= room {
+        p.text.push_str(sep);
+        p.text.push_str(text);
+    } else {
+        p.flags.truncated = true;
+        let mut whole = String::with_capacity(add);
+        whole.push_str(sep);
+        whole.push_str(text);
+        let mut cut = room.min(whole.len());
+        while !whole.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        p.text.push_str(&whole[..cut]);
+    }
+}
+
+fn detect(first: &str) -> Format {
+    if parse_cri(first).is_some() {
+        Format::Cri
+    } else if parse_docker(first).is_some() {
+        Format::Docker
+    } else {
+        Format::Plain
+    }
+}
+
+fn parse_cri(line: &str) -> Option<Piece<'_>> {
+    let mut it = line.splitn(4, ' ');
+    let ts = structured::parse_rfc3339(it.next()?)?;
+    let stream = match it.next()? {
+        "stdout" => Stream::Stdout,
+        "stderr" => Stream::Stderr,
+        _ => return None,
+    };
+    let partial = match it.next()? {
+        "P" => true,
+        "F" => false,
+        _ => return None,
+    };
+    Some(Piece {
+        text: Cow::Borrowed(it.next().unwrap_or("")),
+        ts: Some(ts),
+        stream: Some(stream),
+        partial,
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct DockerLine<'a> {
+    #[serde(borrow)]
+    log: Cow<'a, str>,
+    #[serde(borrow)]
+    stream: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    time: Option<Cow<'a, str>>,
+}
+
+fn parse_docker(line: &str) -> Option<Piece<'static>> {
+    if !line.trim_start().starts_with("{\"log\"") {
+        return None;
+    }
+    let d: DockerLine<'_> = serde_json::from_str(line).ok()?;
+    let partial = !d.log.ends_with('\n');
+    let text = d.log.strip_suffix('\n').unwrap_or(&d.log);
+    let text = text.strip_suffix('\r').unwrap_or(text).to_string();
+    Some(Piece {
+        text: Cow::Owned(text),
+        ts: d.time.as_deref().and_then(structured::parse_rfc3339),
+        stream: match d.stream.as_deref() {
+            Some("stderr") => Some(Stream::Stderr),
+            Some("stdout") => Some(Stream::Stdout),
+            _ => None,
+        },
+        partial,
+    })
+}
+
+#[cfg(test)]
+mod tests;
