@@ -32,15 +32,60 @@ pub struct Checkpoint {
     /// Resume inside an over-long line.
     #[serde(default)]
     pub skipping: bool,
+    /// What the file held before it was last truncated in place, so a copy made by
+    /// copytruncate is recognised even after a restart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<Prev>,
+}
+
+/// A file's identity and position before it was truncated.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Prev {
+    /// Bytes the fingerprint covers.
+    pub fp_len: u64,
+    /// The fingerprint, hex.
+    pub fp: String,
+    /// Where reading had got to.
+    pub offset: u64,
+}
+
+impl Prev {
+    /// From a fingerprint and a position.
+    pub fn new(fp: &Fingerprint, pos: LinePos) -> Self {
+        Self {
+            fp_len: fp.len,
+            fp: fp.hex(),
+            offset: pos.offset,
+        }
+    }
+
+    /// As a checkpoint of `path` (for copy detection).
+    pub fn as_checkpoint(&self, path: &Path) -> Checkpoint {
+        Checkpoint {
+            path: path.to_path_buf(),
+            fp_len: self.fp_len,
+            fp: self.fp.clone(),
+            offset: self.offset,
+            skipping: false,
+            prev: None,
+        }
+    }
 }
 
 impl Checkpoint {
     /// The identity fields stored next to the position.
-    pub fn identity(path: &Path, fp: &Fingerprint) -> serde_json::Map<String, serde_json::Value> {
+    pub fn identity(
+        path: &Path,
+        fp: &Fingerprint,
+        prev: Option<&Prev>,
+    ) -> serde_json::Map<String, serde_json::Value> {
         let mut m = serde_json::Map::new();
         m.insert("path".into(), path.to_string_lossy().into_owned().into());
         m.insert("fp_len".into(), fp.len.into());
         m.insert("fp".into(), fp.hex().into());
+        if let Some(p) = prev.and_then(|p| serde_json::to_value(p).ok()) {
+            m.insert("prev".into(), p);
+        }
         m
     }
 

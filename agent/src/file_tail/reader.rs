@@ -85,7 +85,9 @@ impl FileReader {
             splitter: LineSplitter::new(cfg.max_line_bytes, cfg.long_lines, pos),
             decoder: Decoder::new(cfg.decode.clone(), FileAttrs::new(path), pos),
             chunk: ChunkBuilder::default(),
-            sent: Some(pos),
+            // Record the starting position too: a file opened past its start (a copy, a
+            // checkpoint) must be checkpointed even if nothing new is read.
+            sent: None,
             identity,
         })
     }
@@ -177,7 +179,7 @@ impl FileReader {
     }
 
     /// The file was truncated in place: what was read is delivered, then reading restarts
-    /// at offset 0.
+    /// at offset 0. Returns whether the sink is still there, and where reading had got to.
     ///
     /// # Errors
     /// When the file cannot be seeked.
@@ -186,8 +188,9 @@ impl FileReader {
         tx: &Sender,
         counters: &Counters,
         cfg: &ReaderConfig,
-    ) -> io::Result<bool> {
+    ) -> io::Result<(bool, LinePos)> {
         let alive = self.flush_partial(tx, counters);
+        let before = self.committed();
         self.file.seek(SeekFrom::Start(0))?;
         self.splitter = LineSplitter::new(cfg.max_line_bytes, cfg.long_lines, LinePos::default());
         self.decoder = Decoder::new(
@@ -195,7 +198,7 @@ impl FileReader {
             FileAttrs::new(&self.path),
             LinePos::default(),
         );
-        Ok(alive)
+        Ok((alive, before))
     }
 
     /// Replaces the identity stored with the position (the fingerprint grew).

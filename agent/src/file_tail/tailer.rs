@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
-use super::checkpoint::{Checkpoint, Recovered};
+use super::checkpoint::{Checkpoint, Prev, Recovered};
 use super::identity::{FileKey, Fingerprint};
 use super::lines::LinePos;
 use super::reader::{FileReader, ReadOutcome, ReaderConfig};
@@ -79,6 +79,11 @@ struct Tracked {
     key: FileKey,
     /// Where it was last seen by discovery.
     path: PathBuf,
+    /// The name it was first followed under (kept across restarts in its checkpoint): a
+    /// rotated copy is recognised by its relation to this name.
+    origin: PathBuf,
+    /// Identity and position before the last in-place truncation (copytruncate).
+    prev: Option<Prev>,
     reader: Option<FileReader>,
     fp: Fingerprint,
     /// Position to reopen at when the reader was closed to free a descriptor.
@@ -100,6 +105,12 @@ pub struct Tailer {
     files: BTreeMap<FileKey, Tracked>,
     /// Checkpoints recovered at start, not yet claimed by a file.
     recovered: BTreeMap<String, Checkpoint>,
+    /// Recovered checkpoints whose inode now holds other content (copytruncate while the
+    /// agent was down): a copy with their fingerprint resumes from them.
+    orphans: Vec<Checkpoint>,
+    /// The origin name and pre-truncation identity found by `start_pos_inner` for the file
+    /// being started.
+    origin_hint: Option<(PathBuf, Option<Prev>)>,
     first_discovery: bool,
     buf: Vec<u8>,
     last_glob: Option<Instant>,
@@ -120,6 +131,8 @@ impl Tailer {
             counters,
             files: BTreeMap::new(),
             recovered: recovered.checkpoints.clone(),
+            orphans: Vec::new(),
+            origin_hint: None,
             first_discovery: true,
             buf: vec![0u8; 256 << 10],
             last_glob: None,
@@ -269,17 +282,39 @@ impl Tailer {
         size: u64,
         key: FileKey,
         fp: &Fingerprint,
+    ) -> (LinePos, Option<(PathBuf, Option<Prev>)>) {
+        let pos = self.start_pos_inner(path, file, size, key, fp);
+        (pos, self.origin_hint.take())
+    }
+
+    fn start_pos_inner(
+        &mut self,
+        path: &Path,
+        file: &File,
+        size: u64,
+        key: FileKey,
+        fp: &Fingerprint,
     ) -> LinePos {
-        if let Some(cp) = self.recovered.remove(&key.to_key()) {
+        // A checkpoint at offset 0 says nothing (it matches any content of a reused inode):
+        // let the copy detection below decide.
+        if let Some(cp) = self
+            .recovered
+            .remove(&key.to_key())
+            .filter(|cp| cp.offset > 0)
+        {
             match Fingerprint::of_len(file, cp.fp_len) {
-                Ok(now_fp) if cp.matches(&now_fp) && cp.offset <= size => return cp.pos(),
+                Ok(now_fp) if cp.matches(&now_fp) && cp.offset <= size => {
+                    self.origin_hint = Some((cp.path.clone(), cp.prev.clone()));
+                    return cp.pos();
+                }
                 Ok(now_fp) if cp.matches(&now_fp) => {
                     Counters::add(&self.counters.files_truncated_total, 1);
                     tracing::info!(path = %path.display(), "File is shorter than its checkpoint (truncated while the agent was down); reading from its start");
                     return LinePos::default();
                 }
                 _ => {
-                    tracing::debug!(path = %path.display(), "Checkpoint is for an earlier file with the same inode; reading from the start");
+                    tracing::debug!(path = %path.display(), "Checkpoint is for earlier content of this inode; reading from the start");
+                    self.orphans.push(cp);
                 }
             }
         }
@@ -291,14 +326,7 @@ impl Tailer {
             .unwrap_or_default();
         if fp.len > 0 {
             for t in self.files.values() {
-                let orig = t
-                    .path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let related = name.len() > orig.len()
-                    && name.starts_with(&orig)
-                    && matches!(name.as_bytes()[orig.len()], b'.' | b'-' | b'_');
+                let related = is_rotated_name(&name, &t.origin) || is_rotated_name(&name, &t.path);
                 if !related || t.fp.len == 0 || t.fp.len > size {
                     continue;
                 }
@@ -310,6 +338,36 @@ impl Tailer {
                     return pos;
                 }
             }
+        }
+        // The same, for a copy made while the agent was down: the original's checkpoint is
+        // an orphan (its inode now holds new content) or not claimed (it was deleted since).
+        // The original may already have been seen truncated: its state before that counts.
+        let prevs: Vec<Checkpoint> = self
+            .files
+            .values()
+            .filter_map(|t| t.prev.as_ref().map(|p| p.as_checkpoint(&t.origin)))
+            .chain(
+                self.orphans
+                    .iter()
+                    .chain(self.recovered.values())
+                    .filter_map(|cp| cp.prev.as_ref().map(|p| p.as_checkpoint(&cp.path))),
+            )
+            .collect();
+        let is_copy_of = |cp: &Checkpoint| {
+            cp.fp_len > 0
+                && is_rotated_name(&name, &cp.path)
+                && cp.offset <= size
+                && Fingerprint::of_len(file, cp.fp_len).is_ok_and(|f| cp.matches(&f))
+        };
+        if let Some(cp) = self
+            .orphans
+            .iter()
+            .chain(self.recovered.values())
+            .chain(prevs.iter())
+            .find(|cp| is_copy_of(cp))
+        {
+            tracing::info!(copy = %path.display(), of = %cp.path.display(), offset = cp.offset, "Copy of a file rotated while the agent was down; reading it from the original's checkpoint");
+            return cp.pos();
         }
         if self.first_discovery && self.cfg.start_at_end {
             return LinePos {
@@ -337,8 +395,9 @@ impl Tailer {
         }
         let size = fmeta.len();
         let fp = Fingerprint::of(&file, size, self.cfg.fingerprint_bytes).unwrap_or_default();
-        let pos = self.start_pos(&path, &file, size, key, &fp);
-        let identity = Checkpoint::identity(&path, &fp);
+        let (pos, hint) = self.start_pos(&path, &file, size, key, &fp);
+        let (origin, prev) = hint.unwrap_or_else(|| (path.clone(), None));
+        let identity = Checkpoint::identity(&origin, &fp, prev.as_ref());
         let open_count = self.files.values().filter(|t| t.reader.is_some()).count();
         let reader = if open_count < self.cfg.max_open_files {
             match FileReader::from_file(file, &path, key.to_key(), identity, pos, &self.cfg.reader)
@@ -359,6 +418,8 @@ impl Tailer {
             Tracked {
                 key,
                 path,
+                origin,
+                prev,
                 reader,
                 fp,
                 closed_at: pos,
@@ -398,20 +459,25 @@ impl Tailer {
             {
                 Counters::add(&self.counters.files_truncated_total, 1);
                 tracing::info!(path = %t.path.display(), size, "File truncated (copytruncate?); reading it again from its start");
-                if !reader
-                    .restart_from_zero(&self.tx, &self.counters, &self.cfg.reader)
-                    .unwrap_or(false)
-                {
+                let Ok((alive, before)) =
+                    reader.restart_from_zero(&self.tx, &self.counters, &self.cfg.reader)
+                else {
+                    continue;
+                };
+                if !alive {
                     return None;
+                }
+                if before.offset > 0 {
+                    t.prev = Some(Prev::new(&t.fp, before));
                 }
                 t.fp = Fingerprint::of(reader.file(), size, self.cfg.fingerprint_bytes)
                     .unwrap_or_default();
-                reader.set_identity(Checkpoint::identity(&t.path, &t.fp));
+                reader.set_identity(Checkpoint::identity(&t.origin, &t.fp, t.prev.as_ref()));
             } else if t.fp.len < self.cfg.fingerprint_bytes && size > t.fp.len {
                 // Grow the fingerprint with the file, up to its full length.
                 if let Ok(fp) = Fingerprint::of(reader.file(), size, self.cfg.fingerprint_bytes) {
                     t.fp = fp;
-                    reader.set_identity(Checkpoint::identity(&t.path, &t.fp));
+                    reader.set_identity(Checkpoint::identity(&t.origin, &t.fp, t.prev.as_ref()));
                 }
             }
             if meta.nlink() == 0 && t.gone_since.is_none() {
@@ -579,6 +645,18 @@ fn wait(rx: &Receiver<()>, d: Duration, shutdown: &Shutdown) -> bool {
     }
 }
 
+/// Whether `name` is what rotation makes of `orig`'s name: `app.log` -> `app.log.1`,
+/// `app.log-20240101`, `app.log_old`.
+fn is_rotated_name(name: &str, orig: &Path) -> bool {
+    let orig = orig
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    name.len() > orig.len()
+        && name.starts_with(orig.as_ref())
+        && matches!(name.as_bytes()[orig.len()], b'.' | b'-' | b'_')
+}
+
 fn fingerprint_changed(fp: &Fingerprint, file: &File) -> bool {
     fp.len > 0 && !fp.matches(file).unwrap_or(true)
 }
@@ -597,7 +675,7 @@ fn reopen(t: &mut Tracked, cfg: &TailConfig, open_count: usize) -> bool {
     match FileReader::open(
         &t.path,
         t.key.to_key(),
-        Checkpoint::identity(&t.path, &t.fp),
+        Checkpoint::identity(&t.origin, &t.fp, t.prev.as_ref()),
         t.closed_at,
         &cfg.reader,
     ) {

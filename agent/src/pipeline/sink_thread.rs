@@ -1,6 +1,8 @@
 //! The one thread that owns the batch builder and the Parquet sink.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -28,6 +30,9 @@ pub struct SinkSettings {
     pub channel_capacity: usize,
     /// Source positions recovered at start: every file carries the whole map.
     pub initial_positions: BTreeMap<String, serde_json::Value>,
+    /// When set, the thread stops at once without writing the open file, as a kill -9
+    /// would: for crash tests.
+    pub abort: Option<Arc<AtomicBool>>,
 }
 
 impl Default for SinkSettings {
@@ -39,6 +44,7 @@ impl Default for SinkSettings {
             close_timeout: Duration::from_secs(25),
             channel_capacity: 16,
             initial_positions: BTreeMap::new(),
+            abort: None,
         }
     }
 }
@@ -104,6 +110,19 @@ impl SinkThread {
         let mut last_tick = Instant::now();
         let mut error = None;
         loop {
+            if self
+                .settings
+                .abort
+                .as_ref()
+                .is_some_and(|a| a.load(Ordering::Relaxed))
+            {
+                self.collect_written();
+                return SinkReport {
+                    stats: self.sink.stats(),
+                    written: self.written,
+                    error: None,
+                };
+            }
             if self.sink.is_backpressured() {
                 // Leave messages in the channel: senders block until files get written.
                 std::thread::sleep(tick);

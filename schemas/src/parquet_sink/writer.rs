@@ -366,10 +366,12 @@ impl ParquetSink {
         let Some(mut f) = self.current.take() else {
             return Ok(());
         };
-        if f.rows == 0 {
-            // Only metadata was set; nothing to write.
+        if f.rows == 0 && f.metadata.is_empty() {
             return Ok(());
         }
+        // A file with no rows but new metadata is still written: it carries source
+        // positions that moved without rows (lines filtered out, a copy opened past its
+        // start), and losing them would mean reading those lines again after a restart.
         let mut kv = vec![
             KeyValue::new(META_WRITER.to_string(), self.cfg.writer_name.clone()),
             KeyValue::new(META_INSTANCE.to_string(), self.cfg.instance_id.clone()),
