@@ -23,6 +23,9 @@ pub struct Cli {
     #[command(flatten)]
     pub output: OutputArgs,
 
+    #[command(flatten)]
+    pub capture: crate::capture::cli::CaptureArgs,
+
     /// Set a resource attribute on every row, e.g. snow.service.container.name=app.
     /// Repeatable; wins over SNOWFLAKE_* and OTEL_RESOURCE_ATTRIBUTES.
     #[arg(long = "resource-attribute", value_name = "KEY=VALUE", value_parser = crate::resource::parse_pair)]

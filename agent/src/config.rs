@@ -29,6 +29,8 @@ pub struct AgentConfig {
     pub mode_reason: String,
     /// RESOURCE_ATTRIBUTES.
     pub resource: Resource,
+    /// Captured stdout/stderr (wrap or stdin mode), logLevel, status metrics.
+    pub capture: crate::capture::CaptureConfig,
 }
 
 impl AgentConfig {
@@ -96,6 +98,7 @@ impl AgentConfig {
             sink,
             mode_reason,
             resource,
+            capture: crate::capture::CaptureConfig::from_args(&cli.capture, cli.input.once)?,
         })
     }
 

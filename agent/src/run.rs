@@ -48,11 +48,12 @@ async fn run_async(cfg: &AgentConfig, counters: &Arc<Counters>) -> anyhow::Resul
     let mut sources: Vec<(&str, JoinHandle<anyhow::Result<Option<u8>>>)> = Vec::new();
     let _ = (&tx, counters, &shutdown);
     // Sources are added here: the file tailer, captured output.
+    sources.extend(crate::capture::spawn_sources(cfg, &tx, counters, &shutdown));
     if sources.is_empty() {
         drop(tx);
         let _ = tokio::task::spawn_blocking(move || sink.join()).await;
         anyhow::bail!(
-            "nothing to follow: give --input GLOB (add --once to read files to their end and exit)"
+            "nothing to follow: give --input GLOB (add --once to read files to their end and exit), --stdin, or -- COMMAND to run and capture"
         );
     }
     let mut exit = ExitCode::SUCCESS;

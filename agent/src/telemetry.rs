@@ -32,6 +32,10 @@ counters! {
     long_lines_dropped_bytes: "Bytes of those lines.",
     invalid_utf8_lines_total: "Lines with bytes that are not UTF-8, kept with U+FFFD in their place.",
     read_errors_total: "Errors reading a source.",
+    log_rows_filtered_total: "Log rows not exported because of --log-level (SPCS logLevel).",
+    passthrough_write_errors_total: "Failed copies of captured output to firn's own stdout/stderr (copying then stops).",
+    capture_streams_abandoned_total: "Captured streams given up while still open (held by a grandchild, or shutdown).",
+    child_signals_forwarded_total: "Signals sent to the wrapped app.",
 }
 
 impl Counters {
