@@ -92,23 +92,27 @@ fn read_rows(dir: &Path) -> Vec<Row> {
             .unwrap();
         for batch in reader {
             let batch = batch.unwrap();
-            let cols: Vec<_> = [
+            let [kind, record, attrs, scope, value] = [
                 "RECORD_TYPE",
                 "RECORD",
                 "RECORD_ATTRIBUTES",
                 "SCOPE",
                 "VALUE",
             ]
-            .iter()
-            .map(|c| strings(&batch, c))
-            .collect();
-            for i in 0..batch.num_rows() {
+            .map(|c| strings(&batch, c));
+            let columns = kind
+                .into_iter()
+                .zip(record)
+                .zip(attrs)
+                .zip(scope)
+                .zip(value);
+            for ((((k, r), a), s), v) in columns {
                 rows.push(Row {
-                    record_type: cols[0][i].clone().unwrap(),
-                    record: json(cols[1][i].clone()),
-                    attrs: json(cols[2][i].clone()),
-                    scope: json(cols[3][i].clone()),
-                    value: json(cols[4][i].clone()),
+                    record_type: k.unwrap(),
+                    record: json(r),
+                    attrs: json(a),
+                    scope: json(s),
+                    value: json(v),
                 });
             }
         }
