@@ -244,7 +244,7 @@ impl Pump {
                         &mut |d| count_drop(d, &counters),
                     );
                     if send(&tx, &mut chunk, &stop).await.is_err() {
-                        break PumpEnd::SinkClosed;
+                        break send_failed(&stop);
                     }
                     continue;
                 }
@@ -269,7 +269,7 @@ impl Pump {
                 &mut |d| count_drop(d, &counters),
             );
             if send(&tx, &mut chunk, &stop).await.is_err() {
-                break PumpEnd::SinkClosed;
+                break send_failed(&stop);
             }
         };
         // A last line without a newline is still a line.
@@ -283,7 +283,7 @@ impl Pump {
         }
         match send(&tx, &mut chunk, &stop).await {
             Ok(()) => end,
-            Err(()) => PumpEnd::SinkClosed,
+            Err(()) => send_failed(&stop),
         }
     }
 
@@ -298,6 +298,15 @@ impl Pump {
             tracing::warn!(stream = self.rules.stream.as_str(), error = %e, "Cannot copy captured output to firn's own stream; no longer copying it (capture goes on)");
             self.passthrough = None;
         }
+    }
+}
+
+/// Why a send failed: the deadline passed while the sink was full, or the sink is gone.
+fn send_failed(stop: &StopAt) -> PumpEnd {
+    if stop.borrow().is_some_and(|d| d <= Instant::now()) {
+        PumpEnd::Abandoned
+    } else {
+        PumpEnd::SinkClosed
     }
 }
 
