@@ -567,3 +567,46 @@ fn stdin_mode_reads_a_pipe_as_one_stream() {
     assert_eq!(got[5000].text(), "last");
     assert_eq!(got[5000].severity(), "INFO");
 }
+
+#[test]
+fn an_oom_kill_is_reported_as_failed_with_oom() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let cgroup = dir.path().join("cgroup");
+    std::fs::create_dir(&cgroup).unwrap();
+    let events = cgroup.join("memory.events");
+    std::fs::write(&events, "oom 0\noom_kill 0\n").unwrap();
+    // Stands in for the kernel: bump oom_kill, then die by SIGKILL.
+    let script = format!(
+        "printf 'oom 1\\noom_kill 1\\n' > '{}'; kill -9 $$",
+        events.display()
+    );
+    let output = firn(&out)
+        .arg("--cgroup-dir")
+        .arg(&cgroup)
+        .args(["--no-passthrough", "--", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(137));
+    check_status_metrics(&read_rows(&out), 137, "FailedWithOOM");
+}
+
+#[test]
+fn status_metrics_are_written_every_interval_while_the_app_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let output = firn(&out)
+        .args(["--no-passthrough", "--metrics-interval", "1s", "--"])
+        .args(["sh", "-c", "sleep 2.5"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let rows = read_rows(&out);
+    let running: Vec<_> = metric(&rows, "container.state.running")
+        .iter()
+        .map(|r| r.value.as_i64().unwrap())
+        .collect();
+    // At start, at 1 s and 2 s, and 0 at exit.
+    assert_eq!(running, [1, 1, 1, 0]);
+    check_status_metrics(&rows, 0, "Done");
+}
