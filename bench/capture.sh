@@ -33,22 +33,24 @@ BYTES=$(($(stat -c %s "$WORK/lines.txt") * 2))
 TOTAL_LINES=$((LINES * 2))
 CHILD=(sh -c 'cat "$0" & cat "$0" >&2; wait' "$WORK/lines.txt")
 
-# Runs "$@" under GNU time; prints "wall user sys maxrss_kib".
+# Runs "$@" under GNU time (its output already redirected by the caller); writes
+# "wall user sys maxrss_kib" to $WORK/m.txt.
 measure() {
     /usr/bin/time -v -o "$WORK/time.txt" "$@" || true
     awk -F': ' '
         /Elapsed \(wall clock\)/ { n = split($2, p, ":"); w = (n == 3) ? p[1] * 3600 + p[2] * 60 + p[3] : p[1] * 60 + p[2] }
         /User time/ { u = $2 } /System time/ { s = $2 } /Maximum resident/ { r = $2 }
-        END { printf "%.3f %.3f %.3f %d\n", w, u, s, r }' "$WORK/time.txt"
+        END { printf "%.3f %.3f %.3f %d\n", w, u, s, r }' "$WORK/time.txt" >"$WORK/m.txt"
 }
 
-read -r b_wall b_user b_sys b_rss < <(measure "${CHILD[@]}" >/dev/null 2>&1)
+measure "${CHILD[@]}" >/dev/null 2>&1
+read -r b_wall b_user b_sys b_rss <"$WORK/m.txt"
 
 run_firn() { # $1 = label, rest = extra firn flags
     local label=$1; shift
     rm -rf "$WORK/out"
-    read -r wall user sys rss < <(measure "$FIRN" --output "$WORK/out" "$@" -- "${CHILD[@]}" \
-        2>"$WORK/firn.log" >/dev/null)
+    measure "$FIRN" --output "$WORK/out" "$@" -- "${CHILD[@]}" 2>"$WORK/firn.log" >/dev/null
+    read -r wall user sys rss <"$WORK/m.txt"
     local rows
     rows=$(sed 's/\x1b\[[0-9;]*m//g' "$WORK/firn.log" | grep -o 'Stopped files=[0-9]* rows=[0-9]*' | grep -o 'rows=[0-9]*' | cut -d= -f2 || echo "?")
     local parquet_mib
@@ -56,7 +58,7 @@ run_firn() { # $1 = label, rest = extra firn flags
     # GNU time counts firn and its children; the child's own CPU is the baseline's.
     local firn_cpu
     firn_cpu=$(awk -v u="$user" -v s="$sys" -v bu="$b_user" -v bs="$b_sys" 'BEGIN { printf "%.2f", (u + s) - (bu + bs) }')
-    printf '%-34s %8.2f s %12.0f %9.1f %9.2f %9.2f %8.1f   rows=%s parquet=%s MiB\n' \
+    printf '%-40s %8.2f s %12.0f %9.1f %9.2f %9.2f %8.1f   rows=%s parquet=%s MiB\n' \
         "$label" "$wall" "$(awk -v n=$TOTAL_LINES -v w="$wall" 'BEGIN{print n / w}')" \
         "$(awk -v b=$BYTES -v w="$wall" 'BEGIN{print b / w / 1048576}')" \
         "$(awk -v u="$user" -v s="$sys" 'BEGIN{print u + s}')" "$firn_cpu" \
@@ -66,8 +68,8 @@ run_firn() { # $1 = label, rest = extra firn flags
 
 echo "firn-agent capture benchmark: $TOTAL_LINES lines, $(awk -v b=$BYTES 'BEGIN{printf "%.1f", b / 1048576}') MiB (stdout + stderr), $(nproc) cores"
 echo "binary: $FIRN"
-printf '%-34s %10s %12s %9s %9s %9s %8s\n' "run" "wall" "lines/s" "MiB/s" "cpu s" "firn cpu" "RSS MiB"
-printf '%-34s %8.2f s %12.0f %9.1f %9.2f %9s %8.1f\n' "child -> /dev/null (baseline)" "$b_wall" \
+printf '%-40s %10s %12s %9s %9s %9s %8s\n' "run" "wall" "lines/s" "MiB/s" "cpu s" "firn cpu" "RSS MiB"
+printf '%-40s %8.2f s %12.0f %9.1f %9.2f %9s %8.1f\n' "child -> /dev/null (baseline)" "$b_wall" \
     "$(awk -v n=$TOTAL_LINES -v w="$b_wall" 'BEGIN{print n / w}')" \
     "$(awk -v b=$BYTES -v w="$b_wall" 'BEGIN{print b / w / 1048576}')" \
     "$(awk -v u="$b_user" -v s="$b_sys" 'BEGIN{print u + s}')" "-" "$(awk -v r="$b_rss" 'BEGIN{print r / 1024}')"
