@@ -23,6 +23,9 @@ pub struct Cli {
     #[command(flatten)]
     pub output: OutputArgs,
 
+    #[command(flatten)]
+    pub capture: crate::capture::cli::CaptureArgs,
+
     /// Set a resource attribute on every row, e.g. snow.service.container.name=app.
     /// Repeatable; wins over SNOWFLAKE_* and OTEL_RESOURCE_ATTRIBUTES.
     #[arg(long = "resource-attribute", value_name = "KEY=VALUE", value_parser = crate::resource::parse_pair)]
@@ -73,8 +76,9 @@ pub struct InputArgs {
     #[arg(long, value_name = "REGEX")]
     pub multiline_start: Option<String>,
 
-    /// SPCS logLevel: INFO exports every log row; ERROR only the stderr stream and records
-    /// of severity ERROR or FATAL; NONE no log rows (metrics still flow).
+    /// SPCS logLevel, for files and captured output: INFO exports every log row; ERROR only
+    /// the stderr stream and records of severity ERROR or FATAL; NONE no log rows (metrics
+    /// still flow). Filtered rows are counted.
     #[arg(
         long,
         value_name = "LEVEL",

@@ -37,6 +37,8 @@ pub struct AgentConfig {
     pub mode_reason: String,
     /// RESOURCE_ATTRIBUTES.
     pub resource: Resource,
+    /// Captured stdout/stderr (wrap or stdin mode), logLevel, status metrics.
+    pub capture: crate::capture::CaptureConfig,
 }
 
 impl AgentConfig {
@@ -138,6 +140,11 @@ impl AgentConfig {
             sink,
             mode_reason,
             resource,
+            capture: crate::capture::CaptureConfig::from_args(
+                &cli.capture,
+                cli.input.log_level,
+                cli.input.once,
+            )?,
         })
     }
 

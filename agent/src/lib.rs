@@ -3,6 +3,7 @@
 //! The binary (`main.rs`) parses arguments and calls into these modules; integration tests
 //! use them directly.
 
+pub mod capture;
 pub mod cli;
 pub mod config;
 pub mod file_tail;

@@ -80,11 +80,13 @@ async fn run_async(cfg: &AgentConfig, counters: &Arc<Counters>) -> anyhow::Resul
             }),
         ));
     }
+    // Captured output: a wrapped app (-- COMMAND) or stdin.
+    sources.extend(crate::capture::spawn_sources(cfg, &tx, counters, &shutdown));
     if sources.is_empty() {
         drop(tx);
         let _ = tokio::task::spawn_blocking(move || sink.join()).await;
         anyhow::bail!(
-            "nothing to follow: give --input GLOB (add --once to read files to their end and exit)"
+            "nothing to follow: give --input GLOB (add --once to read files to their end and exit), --stdin, or -- COMMAND to run and capture"
         );
     }
     let mut exit = ExitCode::SUCCESS;

@@ -37,6 +37,9 @@ counters! {
     files_truncated_total: "Files seen truncated (copytruncate); reading restarted at 0.",
     files_released_total: "Files read to their end and let go after leaving the inputs.",
     files_watched: "Files being followed now (a gauge).",
+    passthrough_write_errors_total: "Failed copies of captured output to firn's own stdout/stderr (copying then stops).",
+    capture_streams_abandoned_total: "Captured streams given up while still open (held by a grandchild, or shutdown).",
+    child_signals_forwarded_total: "Signals sent to the wrapped app.",
 }
 
 impl Counters {

@@ -1,0 +1,138 @@
+//! Capturing an app's stdout and stderr as LOG rows, the way SPCS does for every container
+//! (SPCS.md §1–§3), plus the `status` metrics of the app (§5).
+//!
+//! Two ways in:
+//! - **wrap**: `firn-agent [OPTIONS] -- COMMAND [ARGS...]`. firn starts the app as its child
+//!   ([`wrap`]), reads its stdout and stderr as two streams, copies them through to its own
+//!   stdout/stderr (unless `--no-passthrough`), forwards signals, reports
+//!   `container.state.*` metrics, and exits with the app's exit code.
+//! - **stdin**: `app | firn-agent --stdin`. One stream, `log.iostream` = `--stdin-stream`
+//!   (default `stdout`, since a pipe carries the writer's stdout).
+//!
+//! Each stream is read by a [`stream::Pump`]: bytes are cut into lines by the file tailer's
+//! bounded [`LineSplitter`](crate::file_tail::lines::LineSplitter), a line that is a
+//! structured JSON record is mapped by [`structured::parse`](crate::structured::parse), the
+//! SPCS `logLevel` ([`LogLevel`](crate::level_filter::LogLevel)) decides whether it is
+//! exported, and rows go to the sink thread in chunks. Order is kept within a stream.
+//!
+//! Shutdown: the first SIGTERM is forwarded to the app, which gets `--child-grace` (25 s)
+//! before SIGKILL; capture runs until it exits and its pipes end (or `--drain-timeout`
+//! after its exit, when a process it started still holds them). A second signal kills the
+//! app and flushes what was read.
+//!
+//! See `README.md` beside this file for flags, examples and limits.
+
+pub mod cli;
+pub mod config;
+mod status;
+mod stdin;
+mod stream;
+pub mod wrap;
+
+use std::sync::Arc;
+
+use tokio::task::JoinHandle;
+
+pub use config::{CaptureConfig, CaptureConfigError, CaptureMode};
+
+use crate::config::AgentConfig;
+use crate::file_tail::lines::LongLines;
+use crate::level_filter::LogLevel;
+use crate::pipeline::Sender;
+use crate::shutdown::Shutdown;
+use crate::telemetry::Counters;
+
+/// A captured stream, as in `RECORD_ATTRIBUTES."log.iostream"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// Standard output: unstructured lines are INFO.
+    Stdout,
+    /// Standard error: unstructured lines are ERROR; the only stream `logLevel: ERROR` keeps.
+    Stderr,
+}
+
+impl Stream {
+    /// `stdout` or `stderr`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stdout => "stdout",
+            Self::Stderr => "stderr",
+        }
+    }
+}
+
+impl std::str::FromStr for Stream {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "stdout" => Ok(Self::Stdout),
+            "stderr" => Ok(Self::Stderr),
+            _ => Err(format!("unknown stream {s:?}: use stdout or stderr")),
+        }
+    }
+}
+
+/// Line limits shared with the file inputs (`--max-line-bytes`, `--long-lines`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StreamSettings {
+    max_line_bytes: usize,
+    long_lines: LongLines,
+}
+
+impl StreamSettings {
+    fn pump(
+        self,
+        stream: Stream,
+        level: LogLevel,
+        passthrough: Option<stream::Passthrough>,
+    ) -> stream::Pump {
+        stream::Pump {
+            rules: stream::LineRules::new(stream, level),
+            max_line_bytes: self.max_line_bytes,
+            long_lines: self.long_lines,
+            passthrough,
+        }
+    }
+}
+
+/// A running source: its name and its task, which yields a wrapped app's exit code.
+pub type Source = (&'static str, JoinHandle<anyhow::Result<Option<u8>>>);
+
+/// Starts the capture sources `cfg.capture` asks for (none, the wrapped app, or stdin).
+pub fn spawn_sources(
+    cfg: &AgentConfig,
+    tx: &Sender,
+    counters: &Arc<Counters>,
+    shutdown: &Shutdown,
+) -> Vec<Source> {
+    let capture = Arc::new(cfg.capture.clone());
+    let settings = StreamSettings {
+        max_line_bytes: cfg.max_line_bytes,
+        long_lines: cfg.long_lines,
+    };
+    let (tx, counters, shutdown) = (tx.clone(), counters.clone(), shutdown.clone());
+    match &cfg.capture.mode {
+        CaptureMode::Off => Vec::new(),
+        CaptureMode::Wrap { program, args } => vec![(
+            "wrapped app",
+            tokio::spawn(wrap::run(
+                capture,
+                program.clone(),
+                args.clone(),
+                settings,
+                tx,
+                counters,
+                shutdown,
+            )),
+        )],
+        CaptureMode::Stdin { stream } => vec![(
+            "stdin",
+            tokio::spawn(stdin::run(
+                capture, *stream, settings, tx, counters, shutdown,
+            )),
+        )],
+    }
+}
+
+#[cfg(test)]
+mod tests;
