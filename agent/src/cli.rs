@@ -14,9 +14,33 @@ use clap::{Args, Parser};
 ///
 ///   Follow an app's log folder as an SPCS sidecar, writing to a stage mount:
 ///     firn-agent --input '/logs/**/*.log' --output /stage/events
+///
+///   Take the settings from the service specification the sidecar runs in:
+///     firn-agent --spec /etc/firn/spec.yaml
+///
+///   Wrap the app and capture its stdout and stderr:
+///     firn-agent --output /stage/events -- python app.py
+///
+///   Check a spec, or add firn to it as a sidecar:
+///     firn-agent spec check service.yaml
+///     firn-agent spec inject service.yaml --app app --stage @logs_stage
 #[derive(Debug, Parser)]
-#[command(name = "firn-agent", version, about, long_about, verbatim_doc_comment)]
+#[command(
+    name = "firn-agent",
+    version,
+    about,
+    long_about,
+    verbatim_doc_comment,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
+    /// Work on SPCS service specifications instead of collecting.
+    #[command(subcommand)]
+    pub subcommand: Option<Subcommand>,
+
+    #[command(flatten)]
+    pub spec: SpecArgs,
+
     #[command(flatten)]
     pub input: InputArgs,
 
@@ -38,6 +62,45 @@ pub struct Cli {
     /// Only warnings and errors in firn's own log.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+}
+
+/// Subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Subcommand {
+    /// Check, render or inject into an SPCS service specification.
+    #[command(subcommand)]
+    Spec(firn_spec::SpecCommand),
+}
+
+/// Settings taken from a service specification.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Service specification")]
+pub struct SpecArgs {
+    /// Take settings from this SPCS service specification: the log level from
+    /// logExporters, metric groups from platformMonitor, the files to read from the agent
+    /// container's mounts of `local` volumes, the output from its mount of a stage volume.
+    /// Flags given explicitly win; the start-up log says where each setting came from.
+    #[arg(long, value_name = "FILE")]
+    pub spec: Option<PathBuf>,
+
+    /// The agent's container in --spec.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "logging-agent",
+        requires = "spec"
+    )]
+    pub container: String,
+
+    /// A template value for --spec, as in `USING (name=>value)`: NAME=VALUE, where VALUE is
+    /// alphanumeric or JSON. Repeatable.
+    #[arg(long = "using", value_name = "NAME=VALUE", requires = "spec")]
+    pub using: Vec<String>,
+
+    /// Platform metric groups to sample, comma-separated: system, system_limits, status,
+    /// network, storage (spec.platformMonitor.metricConfig.groups). Default: status.
+    #[arg(long, value_name = "GROUPS", value_delimiter = ',')]
+    pub metric_groups: Vec<String>,
 }
 
 /// What to read.

@@ -37,6 +37,8 @@ pub struct AgentConfig {
     pub mode_reason: String,
     /// RESOURCE_ATTRIBUTES.
     pub resource: Resource,
+    /// Platform metric groups to sample.
+    pub metric_groups: Vec<String>,
     /// Captured stdout/stderr (wrap or stdin mode), logLevel, status metrics.
     pub capture: crate::capture::CaptureConfig,
 }
@@ -125,6 +127,7 @@ impl AgentConfig {
             }
             sink.set_agent_id(id);
         }
+        let metric_groups = crate::spec_config::metric_groups(&cli.spec.metric_groups)?;
         let mut resource = Resource::from_env(env);
         for (k, v) in &cli.resource_attributes {
             resource.set(k, v, "--resource-attribute");
@@ -140,11 +143,16 @@ impl AgentConfig {
             sink,
             mode_reason,
             resource,
-            capture: crate::capture::CaptureConfig::from_args(
-                &cli.capture,
-                cli.input.log_level,
-                cli.input.once,
-            )?,
+            capture: {
+                let mut c = crate::capture::CaptureConfig::from_args(
+                    &cli.capture,
+                    cli.input.log_level,
+                    cli.input.once,
+                )?;
+                c.status_metrics = metric_groups.iter().any(|g| g == "status");
+                c
+            },
+            metric_groups,
         })
     }
 

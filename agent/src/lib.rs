@@ -13,5 +13,6 @@ pub mod pipeline;
 pub mod resource;
 pub mod run;
 pub mod shutdown;
+pub mod spec_config;
 pub mod structured;
 pub mod telemetry;

@@ -5,7 +5,7 @@ use firn_agent::{cli, config, once, telemetry};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use firn_schemas::units::format_bytes;
 use tracing_subscriber::EnvFilter;
 
@@ -20,15 +20,25 @@ fn init_logging(cli: &cli::Cli) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal, not in log files and collectors.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .compact()
         .init();
 }
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let matches = cli::Cli::command().get_matches();
+    let mut cli = match cli::Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    if let Some(cli::Subcommand::Spec(cmd)) = &cli.subcommand {
+        let code = firn_spec::run(cmd, &mut std::io::stdout(), &mut std::io::stderr());
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     init_logging(&cli);
-    match run(&cli) {
+    match run(&mut cli, &matches) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("firn-agent: error: {e:#}");
@@ -37,15 +47,26 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: &cli::Cli) -> anyhow::Result<ExitCode> {
+fn run(cli: &mut cli::Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
+    let origins = firn_agent::spec_config::apply(cli, matches)?;
     let cfg = config::AgentConfig::from_cli(cli, |k| std::env::var(k).ok())?;
     tracing::info!(
         inputs = %cfg.inputs.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(" "),
         output = %cfg.describe_output(),
+        log_level = cfg.log_level.as_str(),
+        metric_groups = %cfg.metric_groups.join(","),
         resource = %cfg.resource.describe(),
         "Starting firn-agent {}",
         env!("CARGO_PKG_VERSION")
     );
+    for o in &origins {
+        tracing::info!(setting = o.name, value = %o.value, source = %o.source, "Setting (with --spec)");
+    }
+    for g in &cfg.metric_groups {
+        if g != "status" {
+            tracing::warn!(group = %g, "This version samples only the `status` metric group (for a wrapped app); group not collected");
+        }
+    }
     let counters = Arc::new(telemetry::Counters::default());
     if !cfg.once {
         return firn_agent::run::run(&cfg, &counters);

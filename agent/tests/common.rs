@@ -95,3 +95,63 @@ pub fn line_counts(dir: &Path) -> BTreeMap<String, usize> {
     }
     m
 }
+
+/// A string column as strings, whether plain or dictionary-encoded.
+fn str_column(batch: &arrow_array::RecordBatch, name: &str) -> Result<Vec<Option<String>>, String> {
+    use arrow_array::DictionaryArray;
+    use arrow_array::types::Int32Type;
+    let col = batch
+        .column_by_name(name)
+        .ok_or_else(|| format!("no column {name}"))?;
+    if let Some(s) = col.as_any().downcast_ref::<StringArray>() {
+        return Ok((0..s.len())
+            .map(|i| s.is_valid(i).then(|| s.value(i).to_string()))
+            .collect());
+    }
+    let d = col
+        .as_any()
+        .downcast_ref::<DictionaryArray<Int32Type>>()
+        .ok_or_else(|| format!("column {name} is neither string nor dictionary"))?;
+    let values = d
+        .values()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or_else(|| format!("column {name}: dictionary of non-strings"))?;
+    Ok((0..d.len())
+        .map(|i| {
+            d.is_valid(i)
+                .then(|| values.value(d.keys().value(i) as usize).to_string())
+        })
+        .collect())
+}
+
+/// The VALUE of every LOG row of one Parquet file, decoded from its JSON, reading only the
+/// two columns needed (fast enough to poll an output folder with many rows). An error when
+/// the file is not a complete Parquet file (a stage file still being written, or a partial
+/// one left by a kill).
+pub fn log_values_of_file(p: &Path) -> Result<Vec<String>, String> {
+    use parquet::arrow::ProjectionMask;
+    let file = File::open(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| format!("{} is not a complete Parquet file: {e}", p.display()))?;
+    let mask = ProjectionMask::columns(builder.parquet_schema(), ["RECORD_TYPE", "VALUE"]);
+    let reader = builder
+        .with_projection(mask)
+        .build()
+        .map_err(|e| format!("{}: {e}", p.display()))?;
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| format!("{}: {e}", p.display()))?;
+        let kinds = str_column(&batch, "RECORD_TYPE")?;
+        let values = str_column(&batch, "VALUE")?;
+        for (k, v) in kinds.into_iter().zip(values) {
+            if k.as_deref() != Some("LOG") {
+                continue;
+            }
+            let v = v.unwrap_or_default();
+            // A text VALUE is a JSON string; anything else is kept as its JSON.
+            out.push(serde_json::from_str::<String>(&v).unwrap_or(v));
+        }
+    }
+    Ok(out)
+}

@@ -38,6 +38,8 @@ pub struct CaptureConfig {
     pub passthrough: bool,
     /// Status metrics interval. Default 30 s.
     pub metrics_interval: Duration,
+    /// Write the `status` metric group for a wrapped app. Default true.
+    pub status_metrics: bool,
     /// Time from the forwarded SIGTERM to SIGKILL. Default 25 s.
     pub child_grace: Duration,
     /// Reading after the child's exit, for pipes that grandchildren hold open. Default 2 s.
@@ -53,6 +55,7 @@ impl Default for CaptureConfig {
             log_level: LogLevel::Info,
             passthrough: true,
             metrics_interval: Duration::from_secs(30),
+            status_metrics: true,
             child_grace: Duration::from_secs(25),
             drain_timeout: Duration::from_secs(2),
             cgroup_dir: PathBuf::from("/sys/fs/cgroup"),
@@ -126,6 +129,7 @@ impl CaptureConfig {
             log_level,
             passthrough: !a.no_passthrough,
             metrics_interval: a.metrics_interval,
+            status_metrics: true,
             child_grace: a.child_grace,
             drain_timeout: a.drain_timeout,
             cgroup_dir: a.cgroup_dir.clone(),

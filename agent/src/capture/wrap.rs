@@ -118,6 +118,16 @@ pub(crate) async fn run(
     shutdown: Shutdown,
 ) -> anyhow::Result<Option<u8>> {
     let status = StatusMetrics::default();
+    // The `status` metric group may be switched off (--metric-groups, platformMonitor).
+    let send_status = |points: Vec<crate::pipeline::MetricPoint>| {
+        let on = cfg.status_metrics;
+        let tx = &tx;
+        async move {
+            if on {
+                let _ = send_msg(tx, Msg::Metrics(points), || false).await;
+            }
+        }
+    };
     let oom_before = read_oom_kills(&cfg.cgroup_dir);
     let mut child = match tokio::process::Command::new(&program)
         .args(&args)
@@ -134,7 +144,7 @@ pub(crate) async fn run(
             tracing::debug!(exit_code = code, "{err}");
             eprintln!("firn-agent: error: {err}");
             let points = status.finished(now_ns(), code, FinishReason::FailedToStart);
-            let _ = send_msg(&tx, Msg::Metrics(points), || false).await;
+            send_status(points).await;
             shutdown.request(Stage::Graceful);
             return Ok(Some(code));
         }
@@ -176,8 +186,7 @@ pub(crate) async fn run(
         ));
     }
     let forwarder = spawn_forwarder(pid, counters.clone())?;
-    let metrics = |points| send_msg(&tx, Msg::Metrics(points), || false);
-    let _ = metrics(status.running(now_ns())).await;
+    send_status(status.running(now_ns())).await;
 
     let mut tick = tokio::time::interval(cfg.metrics_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -189,7 +198,7 @@ pub(crate) async fn run(
         tokio::select! {
             r = child.wait() => break r,
             _ = tick.tick() => {
-                let _ = metrics(status.running(now_ns())).await;
+                send_status(status.running(now_ns())).await;
             }
             () = shutdown.reached(Stage::Graceful), if kill_at.is_none() => {
                 tracing::info!(grace_s = cfg.child_grace.as_secs_f64(), "Forwarding SIGTERM to the app; it gets the grace period to exit");
@@ -246,7 +255,7 @@ pub(crate) async fn run(
     }
     let reason = FinishReason::from_exit(code, oom_before, read_oom_kills(&cfg.cgroup_dir));
     tracing::info!(exit_code = code, reason = reason.as_str(), "The app exited");
-    let _ = metrics(status.finished(now_ns(), code, reason)).await;
+    send_status(status.finished(now_ns(), code, reason)).await;
     // The container's main process is gone: the rest of the agent stops too.
     shutdown.request(Stage::Graceful);
     Ok(Some(code))
