@@ -55,6 +55,11 @@ pub struct Cli {
     #[arg(long = "resource-attribute", value_name = "KEY=VALUE", value_parser = crate::resource::parse_pair)]
     pub resource_attributes: Vec<(String, String)>,
 
+    /// How often firn logs its own counters and writes them as METRIC rows (scope
+    /// firn.agent): lines read, truncated, filtered, dropped, files written, ...
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration_arg)]
+    pub telemetry_interval: std::time::Duration,
+
     /// More log output (-v: debug, -vv: trace). RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,

@@ -39,6 +39,8 @@ pub struct AgentConfig {
     pub resource: Resource,
     /// Platform metric groups to sample.
     pub metric_groups: Vec<String>,
+    /// How often the agent's own counters are logged and written.
+    pub telemetry_interval: std::time::Duration,
     /// Captured stdout/stderr (wrap or stdin mode), logLevel, status metrics.
     pub capture: crate::capture::CaptureConfig,
 }
@@ -153,6 +155,9 @@ impl AgentConfig {
                 c
             },
             metric_groups,
+            telemetry_interval: cli
+                .telemetry_interval
+                .max(std::time::Duration::from_secs(1)),
         })
     }
 

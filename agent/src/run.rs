@@ -12,9 +12,12 @@ use tokio::task::JoinHandle;
 use crate::config::AgentConfig;
 use crate::file_tail::Tailer;
 use crate::file_tail::checkpoint::{self, Recovered};
+use crate::pipeline::Msg;
 use crate::pipeline::{SinkSettings, spawn_sink};
+use crate::shutdown::Stage;
 use crate::shutdown::{Shutdown, listen_for_signals};
-use crate::telemetry::Counters;
+use crate::telemetry::{self, Counters};
+use firn_schemas::parquet_sink::naming::now_ns;
 
 /// Runs until the sources end or a signal stops the agent.
 ///
@@ -63,7 +66,15 @@ async fn run_async(cfg: &AgentConfig, counters: &Arc<Counters>) -> anyhow::Resul
         ParquetSink::new(cfg.sink.clone()),
         cfg.resource.to_json(),
         settings,
-        Box::new(|w| tracing::debug!(path = %w.path.display(), rows = w.rows, "Wrote file")),
+        {
+            let c = counters.clone();
+            Box::new(move |w| {
+                tracing::debug!(path = %w.path.display(), rows = w.rows, "Wrote file");
+                Counters::add(&c.output_files_written_total, 1);
+                Counters::add(&c.output_rows_written_total, w.rows);
+                Counters::add(&c.output_bytes_written_total, w.bytes);
+            })
+        },
     )
     .context("cannot start the sink thread")?;
     // Each source is a task; one that wraps a child reports the child's exit code.
@@ -89,6 +100,33 @@ async fn run_async(cfg: &AgentConfig, counters: &Arc<Counters>) -> anyhow::Resul
             "nothing to follow: give --input GLOB (add --once to read files to their end and exit), --stdin, or -- COMMAND to run and capture"
         );
     }
+    // The agent's own counters: in its log and as METRIC rows beside the data.
+    let telemetry = {
+        let (tx, counters, shutdown) = (tx.clone(), counters.clone(), shutdown.clone());
+        let every = cfg.telemetry_interval;
+        tokio::spawn(async move {
+            let start = now_ns();
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = shutdown.reached(Stage::Graceful) => break,
+                }
+                tracing::info!(counters = %telemetry::describe(&counters), "Telemetry");
+                let points = telemetry::metric_points(&counters, start, now_ns());
+                let tx = tx.clone();
+                // The channel may be full (backpressure): do not block a runtime thread.
+                if tokio::task::spawn_blocking(move || tx.send(Msg::Metrics(points)))
+                    .await
+                    .map_or(true, |r| r.is_err())
+                {
+                    break;
+                }
+            }
+            start
+        })
+    };
     let mut exit = ExitCode::SUCCESS;
     for (name, task) in sources {
         match task.await {
@@ -104,12 +142,21 @@ async fn run_async(cfg: &AgentConfig, counters: &Arc<Counters>) -> anyhow::Resul
             }
         }
     }
+    shutdown.request(Stage::Graceful);
+    let start = telemetry.await.unwrap_or_else(|_| now_ns());
+    // A last snapshot, so the output says what this run read and dropped.
+    let _ = tx.send(Msg::Metrics(telemetry::metric_points(
+        counters,
+        start,
+        now_ns(),
+    )));
     drop(tx);
     let report = tokio::task::spawn_blocking(move || sink.join())
         .await
         .context("the sink thread could not be joined")?
         .map_err(|_| anyhow::anyhow!("the sink thread panicked"))?;
     let stats = &report.stats;
+    tracing::info!(counters = %telemetry::describe(counters), "Telemetry");
     tracing::info!(
         files = stats.files_written_total,
         rows = stats.rows_written_total,

@@ -37,6 +37,9 @@ counters! {
     files_truncated_total: "Files seen truncated (copytruncate); reading restarted at 0.",
     files_released_total: "Files read to their end and let go after leaving the inputs.",
     files_watched: "Files being followed now (a gauge).",
+    output_files_written_total: "Parquet files written to the output.",
+    output_rows_written_total: "Rows in them.",
+    output_bytes_written_total: "Their bytes.",
     passthrough_write_errors_total: "Failed copies of captured output to firn's own stdout/stderr (copying then stops).",
     capture_streams_abandoned_total: "Captured streams given up while still open (held by a grandchild, or shutdown).",
     child_signals_forwarded_total: "Signals sent to the wrapped app.",
@@ -47,4 +50,65 @@ impl Counters {
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
+}
+
+/// The counters as METRIC rows (scope `firn.agent`): cumulative sums since `start_ns`, and
+/// `files_watched` as a gauge.
+pub fn metric_points(
+    c: &Counters,
+    start_ns: i64,
+    now_ns: i64,
+) -> Vec<crate::pipeline::MetricPoint> {
+    use firn_schemas::{JsonText, MetricType, ValueType, metric_record};
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
+    static RECORDS: OnceLock<HashMap<&'static str, JsonText>> = OnceLock::new();
+    static SCOPE: OnceLock<JsonText> = OnceLock::new();
+    let snapshot = c.snapshot();
+    let records = RECORDS.get_or_init(|| {
+        snapshot
+            .iter()
+            .map(|(name, _)| {
+                let unit = if name.ends_with("_bytes") {
+                    "bytes"
+                } else if name.ends_with("files_watched") {
+                    "files"
+                } else {
+                    "1"
+                };
+                let kind = if name.ends_with("files_watched") {
+                    MetricType::Gauge
+                } else {
+                    MetricType::Sum
+                };
+                (*name, metric_record(name, unit, kind, ValueType::Int))
+            })
+            .collect()
+    });
+    let scope = SCOPE.get_or_init(|| JsonText::string_object([("name", "firn.agent")]));
+    snapshot
+        .into_iter()
+        .filter_map(|(name, v)| {
+            let record = records.get(name)?.clone();
+            let gauge = name.ends_with("files_watched");
+            Some(crate::pipeline::MetricPoint {
+                timestamp_ns: now_ns,
+                start_ns: (!gauge).then_some(start_ns),
+                record,
+                attributes: None,
+                scope: Some(scope.clone()),
+                value: crate::pipeline::MetricValue::Int(i64::try_from(v).unwrap_or(i64::MAX)),
+            })
+        })
+        .collect()
+}
+
+/// The non-zero counters as `name=value` pairs, for the log.
+pub fn describe(c: &Counters) -> String {
+    c.snapshot()
+        .into_iter()
+        .filter(|(_, v)| *v > 0)
+        .map(|(n, v)| format!("{}={v}", n.trim_start_matches("firn.")))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
