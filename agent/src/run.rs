@@ -60,6 +60,7 @@ async fn run_async(cfg: &AgentConfig, counters: &Arc<Counters>) -> anyhow::Resul
         // Leave the last seconds of the platform's grace period for the exit itself.
         close_timeout: Duration::from_secs(20),
         initial_positions: recovered.positions.clone(),
+        shutdown: Some(shutdown.clone()),
         ..SinkSettings::default()
     };
     let (tx, sink) = spawn_sink(

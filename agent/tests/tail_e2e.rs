@@ -443,9 +443,7 @@ fn a_partial_stage_file_left_by_a_kill_mid_write_is_removed_at_restart() {
     let bytes = std::fs::read(&newest).unwrap();
     let partial = out.join("firn-20991231T235959Z-e2e-1-deadbeef-000001.parquet");
     std::fs::write(&partial, &bytes[..bytes.len() / 2]).unwrap();
-    let second: Vec<String> = (0..10_000)
-        .map(|i| numbered("b", i, &mut rng))
-        .collect();
+    let second: Vec<String> = (0..10_000).map(|i| numbered("b", i, &mut rng)).collect();
     write_lines(&mut f, &second);
     let agent = Agent::start(dir.path(), &args);
     let log = agent.log.clone();
@@ -580,7 +578,12 @@ fn check_cases(rows: &[OutRow], policy: &str, how: &str) {
     ]);
     let got: Vec<(String, &str)> = rows_of(rows, "plain.log")
         .into_iter()
-        .map(|r| (r.value.as_str().unwrap_or("<not text>").to_string(), flag(r)))
+        .map(|r| {
+            (
+                r.value.as_str().unwrap_or("<not text>").to_string(),
+                flag(r),
+            )
+        })
         .collect();
     let show = |v: &[(String, &str)]| {
         v.iter()
@@ -612,7 +615,11 @@ fn check_cases(rows: &[OutRow], policy: &str, how: &str) {
         ],
         "{how}: CRI partial lines joined"
     );
-    assert_eq!(cri[0].timestamp, NOON + 1, "{how}: CRI time of the first part");
+    assert_eq!(
+        cri[0].timestamp,
+        NOON + 1,
+        "{how}: CRI time of the first part"
+    );
     assert_eq!(cri[1].record["severity_text"], "ERROR", "{how}: CRI stderr");
 
     let docker = rows_of(rows, "docker.log");
@@ -627,10 +634,17 @@ fn check_cases(rows: &[OutRow], policy: &str, how: &str) {
         .collect();
     assert_eq!(
         docker_v,
-        [("docker hello", "stdout"), ("docker part a part b", "stderr")],
+        [
+            ("docker hello", "stdout"),
+            ("docker part a part b", "stderr")
+        ],
         "{how}: Docker json-file lines"
     );
-    assert_eq!(docker[0].timestamp, NOON + 500_000_000, "{how}: Docker time");
+    assert_eq!(
+        docker[0].timestamp,
+        NOON + 500_000_000,
+        "{how}: Docker time"
+    );
 
     let json = rows_of(rows, "json.log");
     assert_eq!(json.len(), 3, "{how}: JSON rows {json:?}");
@@ -713,7 +727,12 @@ fn line_cases_in_follow_mode() {
     sleep(Duration::from_millis(300));
     write_case_files(&logs);
     // 8 plain rows, 2 CRI, 2 Docker, 3 JSON.
-    wait_for_rows(&dir.path().join("out"), 15, Duration::from_secs(30), &agent.log);
+    wait_for_rows(
+        &dir.path().join("out"),
+        15,
+        Duration::from_secs(30),
+        &agent.log,
+    );
     let log = agent.log.clone();
     let (status, _) = agent.terminate(Duration::from_secs(10));
     assert!(status.success(), "{status}\n{}", log_tail(&log));

@@ -33,6 +33,9 @@ pub struct SinkSettings {
     /// When set, the thread stops at once without writing the open file, as a kill -9
     /// would: for crash tests.
     pub abort: Option<Arc<AtomicBool>>,
+    /// The agent's shutdown: while the output cannot take more (disk full), a stop request
+    /// must still end the thread within `close_timeout`, or senders would wait forever.
+    pub shutdown: Option<crate::shutdown::Shutdown>,
 }
 
 impl Default for SinkSettings {
@@ -45,6 +48,7 @@ impl Default for SinkSettings {
             channel_capacity: 16,
             initial_positions: BTreeMap::new(),
             abort: None,
+            shutdown: None,
         }
     }
 }
@@ -109,6 +113,7 @@ impl SinkThread {
         let tick = Duration::from_millis(200);
         let mut last_tick = Instant::now();
         let mut error = None;
+        let mut stop_seen: Option<Instant> = None;
         loop {
             if self
                 .settings
@@ -125,6 +130,14 @@ impl SinkThread {
             }
             if self.sink.is_backpressured() {
                 // Leave messages in the channel: senders block until files get written.
+                if self.stuck_past_shutdown(&mut stop_seen) {
+                    let waiting = rx.try_iter().count();
+                    tracing::error!(
+                        messages_not_written = waiting,
+                        "Stopping while the output takes nothing; what is still queued is not written (files are read again from their checkpoints at the next start)"
+                    );
+                    break;
+                }
                 std::thread::sleep(tick);
                 if let Err(e) = self.sink.tick(Instant::now()) {
                     error = Some(e);
@@ -162,7 +175,17 @@ impl SinkThread {
         if error.is_none() {
             error = self.flush_batch().err();
         }
-        let deadline = Instant::now() + self.settings.close_timeout;
+        let immediate = self
+            .settings
+            .shutdown
+            .as_ref()
+            .is_some_and(|s| s.stage() == crate::shutdown::Stage::Immediate);
+        let deadline = Instant::now()
+            + if immediate {
+                Duration::from_secs(2).min(self.settings.close_timeout)
+            } else {
+                self.settings.close_timeout
+            };
         if let Err(e) = self.sink.close(deadline) {
             error.get_or_insert(e);
         }
@@ -171,6 +194,22 @@ impl SinkThread {
             stats: self.sink.stats(),
             written: self.written,
             error,
+        }
+    }
+
+    /// Whether a stop was asked for and the output has taken nothing for `close_timeout`
+    /// since (or at once, for an immediate stop).
+    fn stuck_past_shutdown(&self, stop_seen: &mut Option<Instant>) -> bool {
+        use crate::shutdown::Stage;
+        let Some(sd) = &self.settings.shutdown else {
+            return false;
+        };
+        match sd.stage() {
+            Stage::Running => false,
+            Stage::Immediate => true,
+            Stage::Graceful => {
+                stop_seen.get_or_insert_with(Instant::now).elapsed() >= self.settings.close_timeout
+            }
         }
     }
 
