@@ -28,16 +28,26 @@ want_user=10001:10001
 bah() { buildah --storage-driver vfs "$@"; }
 fail() { echo "check-image: FAIL: $*" >&2; exit 1; }
 
+command -v buildah >/dev/null || fail "buildah not found (apt-get install buildah)"
+
 work=$(mktemp -d)
 ctr=""
+# buildah 1.28 keeps the intermediate stage's image and container after `bud`, so cleanup
+# removes every container and image that was not there before, not only the ones named here.
+bah containers -q >"$work/containers.before"
+bah images -q -a --no-trunc >"$work/images.before"
 cleanup() {
     [ -n "$ctr" ] && bah rm "$ctr" >/dev/null 2>&1 || true
     bah rmi -f "$tag" "$tools" >/dev/null 2>&1 || true
+    for c in $(bah containers -q | grep -vxF -f "$work/containers.before"); do
+        bah rm "$c" >/dev/null 2>&1 || true
+    done
+    for i in $(bah images -q -a --no-trunc | grep -vxF -f "$work/images.before"); do
+        bah rmi -f "$i" >/dev/null 2>&1 || true
+    done
     rm -rf "$work"
 }
 trap cleanup EXIT
-
-command -v buildah >/dev/null || fail "buildah not found (apt-get install buildah)"
 
 echo "== static binary"
 (cd "$repo" && RUSTFLAGS="-C target-feature=+crt-static" \
@@ -105,7 +115,8 @@ printf '%s\n' "$help" | grep -q -- '--output' || fail "--help does not mention -
 # process is not root (scratch has no `id` to ask).
 echo "== /firn-agent --once --input /etc/passwd --output /tmp/out"
 bah run --isolation chroot "$ctr" -- /firn-agent -q --once --input /etc/passwd --output /tmp/out
-echo "== /firn-agent --once --output /out (must fail: / belongs to root)"
+# The agent retries the refused write until its 25 s close deadline, hence the wait.
+echo "== /firn-agent --once --output /out (must fail: / belongs to root; takes ~25 s)"
 if bah run --isolation chroot "$ctr" -- /firn-agent -q --once --input /etc/passwd --output /out \
     2>"$work/denied.txt"; then
     fail "the image user could write to /: is it running as root?"
