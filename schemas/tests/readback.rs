@@ -24,8 +24,18 @@ fn pyarrow_and_duckdb_read_every_record_type() {
     let stdout = JsonText::string_object([("log.iostream", "stdout")]);
     let stderr = JsonText::string_object([("log.iostream", "stderr")]);
     let scope = JsonText::string_object([("name", "orders")]);
-    let cpu = metric_record("container.cpu.usage", "cpu", MetricType::Gauge, ValueType::Double);
-    let restarts = metric_record("container.restarts", "restarts", MetricType::Sum, ValueType::Int);
+    let cpu = metric_record(
+        "container.cpu.usage",
+        "cpu",
+        MetricType::Gauge,
+        ValueType::Double,
+    );
+    let restarts = metric_record(
+        "container.restarts",
+        "restarts",
+        MetricType::Sum,
+        ValueType::Int,
+    );
     let event = {
         let mut o = ObjectWriter::new();
         o.string("name", "deploy");
@@ -39,7 +49,15 @@ fn pyarrow_and_duckdb_read_every_record_type() {
     let mut b = BatchBuilder::new();
     for i in 0..1000 {
         let line = format!("request {i} served \"quoted\" \\ tab\t café");
-        let mut r = Row::log(T0 + i, if i % 10 == 0 { Severity::Error } else { Severity::Info }, &line);
+        let mut r = Row::log(
+            T0 + i,
+            if i % 10 == 0 {
+                Severity::Error
+            } else {
+                Severity::Info
+            },
+            &line,
+        );
         r.resource_attributes = Some(&resource);
         r.record_attributes = Some(if i % 10 == 0 { &stderr } else { &stdout });
         r.scope = Some(&scope);
