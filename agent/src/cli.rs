@@ -188,7 +188,7 @@ pub struct OutputArgs {
     pub output_mode: firn_schemas::OutputModeChoice,
 
     /// Parquet compression: zstd, zstd:LEVEL (1-22), snappy or none.
-    #[arg(long, value_name = "CODEC", default_value = "zstd:3")]
+    #[arg(long, value_name = "CODEC", default_value = "zstd:1")]
     pub compression: String,
 
     /// Close a file once it holds this much compressed data. Files are built in memory,

@@ -51,13 +51,13 @@ impl std::str::FromStr for OutputModeChoice {
     }
 }
 
-/// zstd level 3: parquet's own default level is 1; 3 compresses logs a little better for
-/// little more time (bench/README.md).
+/// zstd level 1. On log text in Parquet pages, level 3 took about 25% more time for no
+/// smaller files (`cargo bench -p firn-schemas --bench writer`, bench/README.md).
 pub fn default_compression() -> Compression {
-    Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default())
+    Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default())
 }
 
-/// Parses `zstd` (level 3), `zstd:LEVEL` (1-22), `snappy` or `none`.
+/// Parses `zstd` (level 1), `zstd:LEVEL` (1-22), `snappy` or `none`.
 ///
 /// # Errors
 /// Names the codec or level that is not supported.
@@ -91,7 +91,7 @@ pub struct SinkConfig {
     pub dir: PathBuf,
     /// Resolved output mode.
     pub mode: OutputMode,
-    /// Codec of every column. Default zstd level 3.
+    /// Codec of every column. Default zstd level 1.
     pub compression: Compression,
     /// Rows per row group. Default 65,536.
     pub row_group_rows: usize,
