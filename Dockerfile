@@ -43,7 +43,7 @@ COPY firn-agent /out/firn-agent
 FROM ${BINARY_FROM} AS binary
 
 FROM ${TOOLS_FROM} AS rootfs
-COPY --from=binary /out/firn-agent /rootfs/firn-agent
+COPY --from=binary /out/firn-agent /rootfs/usr/local/bin/firn-agent
 # /tmp for anything that wants a scratch file; no home directory (the agent keeps no state
 # outside its output folder). Both files name uid/gid 10001 so tools and logs show `firn`.
 RUN set -eu; \
@@ -56,5 +56,8 @@ RUN set -eu; \
 
 FROM --platform=linux/amd64 scratch AS runtime
 COPY --from=rootfs /rootfs/ /
+# On PATH, because a spec's `command: [firn-agent]` replaces the entrypoint (as
+# `firn-agent spec inject` writes it).
+ENV PATH=/usr/local/bin
 USER 10001:10001
-ENTRYPOINT ["/firn-agent"]
+ENTRYPOINT ["/usr/local/bin/firn-agent"]

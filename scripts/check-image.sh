@@ -14,7 +14,7 @@
 #    own lines, not a copy;
 # 4. runs `/firn-agent --version` and `--help` inside the image as its configured user,
 #    checks that user is 10001:10001 with matching /etc/passwd and /etc/group entries, and
-#    that the entrypoint is /firn-agent; prints the image size;
+#    that the entrypoint is /usr/local/bin/firn-agent and `firn-agent` is on PATH; prints the image size;
 # 5. removes the containers, images and temporary files it made.
 set -euo pipefail
 
@@ -88,7 +88,7 @@ entrypoint=$(bah inspect --type image --format '{{.OCIv1.Config.Entrypoint}}' "$
 arch=$(bah inspect --type image --format '{{.OCIv1.Architecture}}' "$tag")
 echo "user: $user  entrypoint: $entrypoint  arch: $arch"
 [ "$user" = "$want_user" ] || fail "image user is '$user', want $want_user"
-[ "$entrypoint" = '[/firn-agent]' ] || fail "entrypoint is $entrypoint, want [/firn-agent]"
+[ "$entrypoint" = '[/usr/local/bin/firn-agent]' ] || fail "entrypoint is $entrypoint, want [/usr/local/bin/firn-agent]"
 [ "$arch" = amd64 ] || fail "architecture is $arch, want amd64"
 
 ctr=$(bah from -q "$tag")
@@ -103,21 +103,21 @@ bah umount "$ctr" >/dev/null
 # `buildah run` uses the image's USER, so this also shows the binary runs as 10001 in a
 # file system holding nothing but itself.
 echo "== /firn-agent --version (as the image user)"
-version=$(bah run --isolation chroot "$ctr" -- /firn-agent --version)
+version=$(bah run --isolation chroot "$ctr" -- firn-agent --version)
 echo "$version"
 case "$version" in firn-agent\ *) ;; *) fail "unexpected --version output: $version" ;; esac
 echo "== /firn-agent --help (first lines)"
-help=$(bah run --isolation chroot "$ctr" -- /firn-agent --help)
+help=$(bah run --isolation chroot "$ctr" -- firn-agent --help)
 printf '%s\n' "$help" | head -n 12
 printf '%s\n' "$help" | grep -q -- '--output' || fail "--help does not mention --output"
 
 # A real run in the image: /tmp is writable for the image user, / is not, which shows the
 # process is not root (scratch has no `id` to ask).
 echo "== /firn-agent --once --input /etc/passwd --output /tmp/out"
-bah run --isolation chroot "$ctr" -- /firn-agent -q --once --input /etc/passwd --output /tmp/out
+bah run --isolation chroot "$ctr" -- firn-agent -q --once --input /etc/passwd --output /tmp/out
 # The agent retries the refused write until its 25 s close deadline, hence the wait.
 echo "== /firn-agent --once --output /out (must fail: / belongs to root; takes ~25 s)"
-if bah run --isolation chroot "$ctr" -- /firn-agent -q --once --input /etc/passwd --output /out \
+if bah run --isolation chroot "$ctr" -- firn-agent -q --once --input /etc/passwd --output /out \
     2>"$work/denied.txt"; then
     fail "the image user could write to /: is it running as root?"
 fi
