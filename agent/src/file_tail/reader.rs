@@ -235,6 +235,19 @@ impl FileReader {
     }
 }
 
+/// A chunk with no line that records `key`'s position (with its identity fields).
+pub(crate) fn position_chunk(
+    key: String,
+    mut identity: serde_json::Map<String, serde_json::Value>,
+    pos: LinePos,
+) -> crate::pipeline::LogChunk {
+    identity.insert("offset".into(), pos.offset.into());
+    if pos.skipping {
+        identity.insert("skipping".into(), true.into());
+    }
+    ChunkBuilder::default().take(now_ns(), Some((key, serde_json::Value::Object(identity))))
+}
+
 fn count_drop(d: Dropped, counters: &Counters) {
     match d {
         Dropped::LongLine(bytes) => {

@@ -108,6 +108,10 @@ pub struct Tailer {
     /// Recovered checkpoints whose inode now holds other content (copytruncate while the
     /// agent was down): a copy with their fingerprint resumes from them.
     orphans: Vec<Checkpoint>,
+    /// Files that look like a copy still being written, and since when.
+    deferred: HashMap<FileKey, Instant>,
+    /// Shutting down or ending `--once`: nothing more is deferred.
+    finishing: bool,
     /// The origin name and pre-truncation identity found by `start_pos_inner` for the file
     /// being started.
     origin_hint: Option<(PathBuf, Option<Prev>)>,
@@ -132,6 +136,8 @@ impl Tailer {
             files: BTreeMap::new(),
             recovered: recovered.checkpoints.clone(),
             orphans: Vec::new(),
+            deferred: HashMap::new(),
+            finishing: false,
             origin_hint: None,
             first_discovery: true,
             buf: vec![0u8; 256 << 10],
@@ -281,20 +287,23 @@ impl Tailer {
         file: &File,
         size: u64,
         key: FileKey,
-        fp: &Fingerprint,
-    ) -> (LinePos, Option<(PathBuf, Option<Prev>)>) {
-        let pos = self.start_pos_inner(path, file, size, key, fp);
-        (pos, self.origin_hint.take())
+        may_defer: bool,
+    ) -> Option<(LinePos, Option<(PathBuf, Option<Prev>)>)> {
+        let pos = self.start_pos_inner(path, file, size, key, may_defer);
+        let hint = self.origin_hint.take();
+        pos.map(|p| (p, hint))
     }
 
+    /// Where to start a newly seen file; `None` to look again later (a copy still being
+    /// written).
     fn start_pos_inner(
         &mut self,
         path: &Path,
         file: &File,
         size: u64,
         key: FileKey,
-        fp: &Fingerprint,
-    ) -> LinePos {
+        may_defer: bool,
+    ) -> Option<LinePos> {
         // A checkpoint at offset 0 says nothing (it matches any content of a reused inode):
         // let the copy detection below decide.
         if let Some(cp) = self
@@ -305,12 +314,12 @@ impl Tailer {
             match Fingerprint::of_len(file, cp.fp_len) {
                 Ok(now_fp) if cp.matches(&now_fp) && cp.offset <= size => {
                     self.origin_hint = Some((cp.path.clone(), cp.prev.clone()));
-                    return cp.pos();
+                    return Some(cp.pos());
                 }
                 Ok(now_fp) if cp.matches(&now_fp) => {
                     Counters::add(&self.counters.files_truncated_total, 1);
                     tracing::info!(path = %path.display(), "File is shorter than its checkpoint (truncated while the agent was down); reading from its start");
-                    return LinePos::default();
+                    return Some(LinePos::default());
                 }
                 _ => {
                     tracing::debug!(path = %path.display(), "Checkpoint is for earlier content of this inode; reading from the start");
@@ -324,19 +333,46 @@ impl Tailer {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if fp.len > 0 {
-            for t in self.files.values() {
-                let related = is_rotated_name(&name, &t.origin) || is_rotated_name(&name, &t.path);
-                if !related || t.fp.len == 0 || t.fp.len > size {
-                    continue;
-                }
-                let pos = t.reader.as_ref().map_or(t.closed_at, FileReader::committed);
-                if Fingerprint::of_len(file, t.fp.len).is_ok_and(|f| f == t.fp)
-                    && pos.offset <= size
+        // A copy is written from its start, so it may be seen shorter than where the original
+        // was read to, or even shorter than the fingerprint: wait for it (`may_defer`, a
+        // few seconds) rather than read from 0 what was read already. A copy that stays
+        // shorter holds nothing new: start at its end.
+        let at = |pos: LinePos| {
+            if pos.offset <= size {
+                Some(pos)
+            } else if may_defer {
+                None
+            } else {
+                Some(LinePos {
+                    offset: size,
+                    skipping: false,
+                })
+            }
+        };
+        for t in self.files.values() {
+            let related = is_rotated_name(&name, &t.origin) || is_rotated_name(&name, &t.path);
+            if !related || t.fp.len == 0 {
+                continue;
+            }
+            if t.fp.len > size {
+                // Too short to compare fingerprints: compare its bytes with the original's
+                // first bytes, and wait only for a copy that starts the same.
+                if may_defer
+                    && t.reader
+                        .as_ref()
+                        .is_some_and(|r| same_start(file, r.file(), size))
                 {
-                    tracing::info!(copy = %path.display(), of = %t.path.display(), offset = pos.offset, "Copy of a file being read (copytruncate); reading it from where the original was read to");
-                    return pos;
+                    return None;
                 }
+                continue;
+            }
+            let pos = t.reader.as_ref().map_or(t.closed_at, FileReader::committed);
+            if Fingerprint::of_len(file, t.fp.len).is_ok_and(|f| f == t.fp) {
+                let start = at(pos);
+                if let Some(p) = start {
+                    tracing::info!(copy = %path.display(), of = %t.path.display(), offset = p.offset, "Copy of a file being read (copytruncate); reading it from where the original was read to");
+                }
+                return start;
             }
         }
         // The same, for a copy made while the agent was down: the original's checkpoint is
@@ -355,8 +391,8 @@ impl Tailer {
             .collect();
         let is_copy_of = |cp: &Checkpoint| {
             cp.fp_len > 0
+                && cp.fp_len <= size
                 && is_rotated_name(&name, &cp.path)
-                && cp.offset <= size
                 && Fingerprint::of_len(file, cp.fp_len).is_ok_and(|f| cp.matches(&f))
         };
         if let Some(cp) = self
@@ -366,16 +402,19 @@ impl Tailer {
             .chain(prevs.iter())
             .find(|cp| is_copy_of(cp))
         {
-            tracing::info!(copy = %path.display(), of = %cp.path.display(), offset = cp.offset, "Copy of a file rotated while the agent was down; reading it from the original's checkpoint");
-            return cp.pos();
+            let start = at(cp.pos());
+            if let Some(p) = start {
+                tracing::info!(copy = %path.display(), of = %cp.path.display(), offset = p.offset, "Copy of a file rotated while the agent was down; reading it from the original's checkpoint");
+            }
+            return start;
         }
         if self.first_discovery && self.cfg.start_at_end {
-            return LinePos {
+            return Some(LinePos {
                 offset: size,
                 skipping: false,
-            };
+            });
         }
-        LinePos::default()
+        Some(LinePos::default())
     }
 
     fn start(&mut self, path: PathBuf, meta: &std::fs::Metadata, now: Instant) {
@@ -395,13 +434,30 @@ impl Tailer {
         }
         let size = fmeta.len();
         let fp = Fingerprint::of(&file, size, self.cfg.fingerprint_bytes).unwrap_or_default();
-        let (pos, hint) = self.start_pos(&path, &file, size, key, &fp);
+        let may_defer = !self.finishing
+            && self.deferred.get(&key).is_none_or(|since| {
+                now.duration_since(*since) < self.cfg.rotate_wait.max(Duration::from_secs(2))
+            });
+        let Some((pos, hint)) = self.start_pos(&path, &file, size, key, may_defer) else {
+            if !self.deferred.contains_key(&key) {
+                tracing::debug!(path = %path.display(), size, "A copy still being written; waiting for it");
+                self.deferred.insert(key, now);
+            }
+            return;
+        };
+        self.deferred.remove(&key);
         let (origin, prev) = hint.unwrap_or_else(|| (path.clone(), None));
         let identity = Checkpoint::identity(&origin, &fp, prev.as_ref());
         let open_count = self.files.values().filter(|t| t.reader.is_some()).count();
         let reader = if open_count < self.cfg.max_open_files {
-            match FileReader::from_file(file, &path, key.to_key(), identity, pos, &self.cfg.reader)
-            {
+            match FileReader::from_file(
+                file,
+                &path,
+                key.to_key(),
+                identity.clone(),
+                pos,
+                &self.cfg.reader,
+            ) {
                 Ok(r) => Some(r),
                 Err(e) => {
                     tracing::warn!(path = %path.display(), error = %e, "Cannot read input file");
@@ -411,6 +467,20 @@ impl Tailer {
         } else {
             None
         };
+        // Checkpoint the starting position now, ahead of anything that reading other files
+        // may send: a truncated original's reset must not become durable before its copy's
+        // position.
+        if self
+            .tx
+            .send(crate::pipeline::Msg::Logs(super::reader::position_chunk(
+                key.to_key(),
+                identity,
+                pos,
+            )))
+            .is_err()
+        {
+            return;
+        }
         Counters::add(&self.counters.files_opened_total, 1);
         tracing::info!(path = %path.display(), offset = pos.offset, "Following file");
         self.files.insert(
@@ -436,15 +506,19 @@ impl Tailer {
     /// `None` when the sink is gone.
     pub fn read_pass(&mut self, now: Instant) -> Option<u64> {
         let mut total = 0;
+        self.make_room();
+        let mut open_count = self.files.values().filter(|t| t.reader.is_some()).count();
         let keys: Vec<FileKey> = self.files.keys().copied().collect();
         let mut release = Vec::new();
         for key in keys {
-            let open_count = self.files.values().filter(|t| t.reader.is_some()).count();
             let Some(t) = self.files.get_mut(&key) else {
                 continue;
             };
-            if t.reader.is_none() && !reopen(t, &self.cfg, open_count) {
-                continue;
+            if t.reader.is_none() {
+                if !reopen(t, &self.cfg, open_count) {
+                    continue;
+                }
+                open_count += 1;
             }
             let Some(reader) = t.reader.as_mut() else {
                 continue;
@@ -517,6 +591,19 @@ impl Tailer {
         for key in release {
             if let Some(mut t) = self.files.remove(&key) {
                 Counters::add(&self.counters.files_released_total, 1);
+                // A copy of it may still turn up (copytruncate, then delete): remember what
+                // it held, for a while.
+                let pos = t.reader.as_ref().map_or(t.closed_at, FileReader::committed);
+                let remember = [
+                    t.prev.as_ref().map(|p| p.as_checkpoint(&t.origin)),
+                    (t.fp.len > 0).then(|| Prev::new(&t.fp, pos).as_checkpoint(&t.origin)),
+                ];
+                for cp in remember.into_iter().flatten() {
+                    if self.orphans.len() >= 256 {
+                        self.orphans.remove(0);
+                    }
+                    self.orphans.push(cp);
+                }
                 tracing::info!(path = %t.path.display(), "Done with file (rotated or deleted, read to its end)");
                 if let Some(mut r) = t.reader.take()
                     && (!r.flush_partial(&self.tx, &self.counters) || !r.forget(&self.tx))
@@ -525,27 +612,40 @@ impl Tailer {
                 }
             }
         }
-        self.close_extra_readers(now);
         Some(total)
     }
 
-    /// Keeps open descriptors under the limit by closing the quietest finished readers.
-    fn close_extra_readers(&mut self, now: Instant) {
-        let open: Vec<(Duration, FileKey)> = self
+    /// Frees descriptors for files that wait closed with new data, by closing the readers
+    /// that have been quiet longest (read to their end, no partial line): with more files
+    /// than `max_open_files`, every file gets its turn and none is starved.
+    fn make_room(&mut self) {
+        let open = self.files.values().filter(|t| t.reader.is_some()).count();
+        let free = self.cfg.max_open_files.saturating_sub(open);
+        let waiting = self
+            .files
+            .values()
+            .filter(|t| t.reader.is_none())
+            .filter(|t| {
+                std::fs::metadata(&t.path)
+                    .is_ok_and(|m| FileKey::of(&m) == t.key && m.len() > t.closed_at.offset)
+            })
+            .count();
+        if waiting <= free {
+            return;
+        }
+        let mut quiet: Vec<(Instant, FileKey)> = self
             .files
             .values()
             .filter(|t| {
-                t.reader.as_ref().is_some_and(|r| !r.has_partial()) && t.gone_since.is_none()
+                t.gone_since.is_none()
+                    && t.reader
+                        .as_ref()
+                        .is_some_and(|r| !r.has_partial() && r.read_offset() >= t.size)
             })
-            .map(|t| (now.duration_since(t.last_growth), t.key))
+            .map(|t| (t.last_growth, t.key))
             .collect();
-        let total_open = self.files.values().filter(|t| t.reader.is_some()).count();
-        if total_open <= self.cfg.max_open_files {
-            return;
-        }
-        let mut open = open;
-        open.sort_by_key(|e| std::cmp::Reverse(e.0));
-        for (_, key) in open.into_iter().take(total_open - self.cfg.max_open_files) {
+        quiet.sort();
+        for (_, key) in quiet.into_iter().take(waiting - free) {
             if let Some(t) = self.files.get_mut(&key)
                 && let Some(r) = t.reader.take()
             {
@@ -557,6 +657,11 @@ impl Tailer {
     /// Reads every file to its current end and finishes partial lines: at shutdown or at
     /// the end of `--once`. Returns false when the sink is gone.
     pub fn finish(&mut self) -> bool {
+        if !self.deferred.is_empty() {
+            // Copies still being written when we stop: start them now rather than never.
+            self.finishing = true;
+            self.discover(Instant::now());
+        }
         loop {
             match self.read_pass(Instant::now()) {
                 None => return false,
@@ -657,6 +762,15 @@ fn is_rotated_name(name: &str, orig: &Path) -> bool {
         && matches!(name.as_bytes()[orig.len()], b'.' | b'-' | b'_')
 }
 
+/// Whether the first `len` bytes of `a` and `b` are the same (`len` is at most a
+/// fingerprint's length).
+fn same_start(a: &File, b: &File, len: u64) -> bool {
+    use std::os::unix::fs::FileExt;
+    let len = usize::try_from(len).unwrap_or(0);
+    let (mut x, mut y) = (vec![0u8; len], vec![0u8; len]);
+    a.read_exact_at(&mut x, 0).is_ok() && b.read_exact_at(&mut y, 0).is_ok() && x == y
+}
+
 fn fingerprint_changed(fp: &Fingerprint, file: &File) -> bool {
     fp.len > 0 && !fp.matches(file).unwrap_or(true)
 }
@@ -710,7 +824,14 @@ fn start_watcher(
 ) -> Option<notify::RecommendedWatcher> {
     use notify::{RecursiveMode, Watcher};
     let mut watcher =
-        match notify::recommended_watcher(move |_res: notify::Result<notify::Event>| {
+        match notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+            // Opens, reads and closes are our own listing and reading: waking on them
+            // would make the agent spin.
+            if let Ok(ev) = res
+                && matches!(ev.kind, notify::EventKind::Access(_))
+            {
+                return;
+            }
             let _ = wake.send(());
         }) {
             Ok(w) => w,

@@ -15,7 +15,9 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-pub use config::{OutputMode, OutputModeChoice, SinkConfig, default_compression, parse_compression};
+pub use config::{
+    OutputMode, OutputModeChoice, SinkConfig, default_compression, parse_compression,
+};
 pub use mount::{MountInfo, mount_of};
 pub use writer::{
     META_AGENT_ID, META_CLOSED_AT, META_INSTANCE, META_ROWS, META_SOURCE_POSITIONS, META_WRITER,
