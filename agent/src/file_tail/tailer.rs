@@ -71,6 +71,9 @@ impl TailConfig {
     }
 }
 
+/// The name a file was first followed under, and what it held before its last truncation.
+type OriginHint = (PathBuf, Option<Prev>);
+
 /// Compressed rotations are not read (their bytes are not log lines).
 const COMPRESSED: [&str; 6] = [".gz", ".zst", ".bz2", ".xz", ".zip", ".lz4"];
 
@@ -114,7 +117,7 @@ pub struct Tailer {
     finishing: bool,
     /// The origin name and pre-truncation identity found by `start_pos_inner` for the file
     /// being started.
-    origin_hint: Option<(PathBuf, Option<Prev>)>,
+    origin_hint: Option<OriginHint>,
     first_discovery: bool,
     buf: Vec<u8>,
     last_glob: Option<Instant>,
@@ -288,7 +291,7 @@ impl Tailer {
         size: u64,
         key: FileKey,
         may_defer: bool,
-    ) -> Option<(LinePos, Option<(PathBuf, Option<Prev>)>)> {
+    ) -> Option<(LinePos, Option<OriginHint>)> {
         let pos = self.start_pos_inner(path, file, size, key, may_defer);
         let hint = self.origin_hint.take();
         pos.map(|p| (p, hint))
@@ -439,9 +442,9 @@ impl Tailer {
                 now.duration_since(*since) < self.cfg.rotate_wait.max(Duration::from_secs(2))
             });
         let Some((pos, hint)) = self.start_pos(&path, &file, size, key, may_defer) else {
-            if !self.deferred.contains_key(&key) {
+            if let std::collections::hash_map::Entry::Vacant(e) = self.deferred.entry(key) {
                 tracing::debug!(path = %path.display(), size, "A copy still being written; waiting for it");
-                self.deferred.insert(key, now);
+                e.insert(now);
             }
             return;
         };
