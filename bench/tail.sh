@@ -5,7 +5,7 @@
 # About SIZE_MIB MiB of realistic log lines (mixed lengths: short access-log lines, long ones,
 # JSON records, stack-trace lines) is generated once and kept in $BENCH_DIR (reused when
 # present). Two layouts of the same bytes are read: one file, and 100 files (`split -n l/100`).
-# For each: firn --once (default settings: zstd:3, 16 KiB lines, auto format) to a temp
+# For each: firn --once (default settings: zstd:1, 16 KiB lines, auto format) to a temp
 # folder, then `wc -l` and `zstd -1 -T1 -c >/dev/null`, all with the input in the page cache.
 # Prints wall time, MiB/s, lines/s, CPU seconds per GiB and peak RSS for each, and firn's
 # time over zstd's. The aim (issue 3): firn within 1.5x of zstd -1 on one core, peak RSS under

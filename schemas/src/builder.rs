@@ -260,12 +260,33 @@ impl<'a> Row<'a> {
     }
 }
 
+/// Hashes a pointer: the address is already unique, so one multiply spreads it.
+#[derive(Debug, Default)]
+struct PtrHasher(u64);
+
+impl std::hash::Hasher for PtrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8 | u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
 /// A column whose values repeat: keys into a per-batch dictionary.
 #[derive(Debug, Default)]
 struct DictColumn {
     keys: Int32Builder,
     values: StringBuilder,
-    index: HashMap<Arc<str>, i32>,
+    index: HashMap<Arc<str>, i32, ahash::RandomState>,
+    /// Keys by the address of a value's text. Sound because `index` holds every value seen
+    /// this batch, so no address is reused by another value before both are cleared.
+    by_ptr: HashMap<usize, i32, std::hash::BuildHasherDefault<PtrHasher>>,
     /// The last value appended; held so its address cannot be reused by another value.
     last: Option<(Arc<str>, i32)>,
 }
@@ -295,9 +316,24 @@ impl DictColumn {
         {
             return *key;
         }
-        let key = match self.index.get(v) {
+        let addr = Arc::as_ptr(v).cast::<u8>() as usize;
+        let key = match self.by_ptr.get(&addr) {
             Some(k) => *k,
-            None => self.insert(v.clone()),
+            None => {
+                let key = match self.index.get(v) {
+                    Some(k) => *k,
+                    None => self.insert(v.clone()),
+                };
+                // Only an address `index` keeps alive may be remembered.
+                if self
+                    .index
+                    .get_key_value(v)
+                    .is_some_and(|(held, _)| Arc::ptr_eq(held, v))
+                {
+                    self.by_ptr.insert(addr, key);
+                }
+                key
+            }
         };
         self.last = Some((v.clone(), key));
         key
@@ -312,6 +348,7 @@ impl DictColumn {
     }
 
     fn finish(&mut self) -> Result<ArrayRef, ArrowError> {
+        self.by_ptr.clear();
         self.index.clear();
         self.last = None;
         let keys = self.keys.finish();
@@ -442,6 +479,9 @@ impl BatchBuilder {
             Arc::new(self.value.finish()),
             Arc::new(self.exemplars.finish()),
         ];
+        // The next batch is likely the size of this one: reserve it now rather than grow by
+        // doubling (each doubling copies every value so far).
+        self.value = StringBuilder::with_capacity(self.rows, self.value_bytes + self.rows * 8);
         self.rows = 0;
         self.value_bytes = 0;
         RecordBatch::try_new(batch_schema(), columns)

@@ -204,7 +204,12 @@ impl Decoder {
         counters: &Counters,
     ) {
         Counters::add(&counters.lines_read_total, 1);
-        let text = String::from_utf8_lossy(raw.bytes);
+        // Validating is far cheaper than `from_utf8_lossy`'s chunking, and almost every line
+        // is valid.
+        let text = match std::str::from_utf8(raw.bytes) {
+            Ok(t) => Cow::Borrowed(t),
+            Err(_) => String::from_utf8_lossy(raw.bytes),
+        };
         let flags = Flags {
             truncated: raw.truncated,
             split: raw.split,

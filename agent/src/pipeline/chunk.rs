@@ -82,7 +82,7 @@ pub struct ChunkBuilder {
 
 impl Default for ChunkBuilder {
     fn default() -> Self {
-        Self::new(256 << 10, 4096)
+        Self::new(128 << 10, 2048)
     }
 }
 

@@ -19,14 +19,14 @@ use super::{LogChunk, MetricPoint, MetricValue, Msg, Sender};
 pub struct SinkSettings {
     /// A batch goes to the sink at this many rows. Default 8,192.
     pub batch_rows: usize,
-    /// ... or at this many bytes of values. Default 8 MiB.
+    /// ... or at this many bytes of values. Default 4 MiB.
     pub batch_bytes: usize,
     /// ... or when its oldest row is this old. Default 1 s.
     pub batch_age: Duration,
     /// At the end, how long to keep retrying files that cannot be written. Default 25 s,
     /// inside the platform's 30 s grace period.
     pub close_timeout: Duration,
-    /// Messages waiting in the channel before senders block. Default 16.
+    /// Messages waiting in the channel before senders block. Default 8.
     pub channel_capacity: usize,
     /// Source positions recovered at start: every file carries the whole map.
     pub initial_positions: BTreeMap<String, serde_json::Value>,
@@ -42,10 +42,10 @@ impl Default for SinkSettings {
     fn default() -> Self {
         Self {
             batch_rows: 8192,
-            batch_bytes: 8 << 20,
+            batch_bytes: 4 << 20,
             batch_age: Duration::from_secs(1),
             close_timeout: Duration::from_secs(25),
-            channel_capacity: 16,
+            channel_capacity: 8,
             initial_positions: BTreeMap::new(),
             abort: None,
             shutdown: None,

@@ -189,13 +189,16 @@ fn writer_properties(cfg: &SinkConfig) -> WriterProperties {
         .set_statistics_enabled(EnabledStatistics::Chunk)
         .set_dictionary_enabled(true);
     for c in COLUMNS.iter() {
+        if c.kind != crate::columns::ColumnKind::Json {
+            continue;
+        }
+        let path = ColumnPath::from(c.name);
+        // Min/max of JSON text prunes nothing and costs a compare per value.
+        b = b.set_column_statistics_enabled(path.clone(), EnabledStatistics::None);
         // Repeated values gain from a dictionary; log lines and trace ids do not, and trying
         // costs time on the hottest column.
-        if !c.dictionary && c.kind == crate::columns::ColumnKind::Json {
-            let path = ColumnPath::from(c.name);
-            b = b
-                .set_column_dictionary_enabled(path.clone(), false)
-                .set_column_statistics_enabled(path, EnabledStatistics::None);
+        if !c.dictionary {
+            b = b.set_column_dictionary_enabled(path, false);
         }
     }
     let ts = ColumnPath::from("TIMESTAMP");
