@@ -39,9 +39,6 @@ pub struct Cli {
     pub subcommand: Option<Subcommand>,
 
     #[command(flatten)]
-    pub spec: SpecArgs,
-
-    #[command(flatten)]
     pub input: InputArgs,
 
     #[command(flatten)]
@@ -50,22 +47,31 @@ pub struct Cli {
     #[command(flatten)]
     pub capture: crate::capture::cli::CaptureArgs,
 
+    #[command(flatten)]
+    pub spec: SpecArgs,
+
     /// Set a resource attribute on every row, e.g. snow.service.container.name=app.
     /// Repeatable; wins over SNOWFLAKE_* and OTEL_RESOURCE_ATTRIBUTES.
-    #[arg(long = "resource-attribute", value_name = "KEY=VALUE", value_parser = crate::resource::parse_pair)]
+    #[arg(long = "resource-attribute", value_name = "KEY=VALUE", value_parser = crate::resource::parse_pair, help_heading = "Agent")]
     pub resource_attributes: Vec<(String, String)>,
 
     /// How often firn logs its own counters and writes them as METRIC rows (scope
     /// firn.agent): lines read, truncated, filtered, dropped, files written, ...
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration_arg)]
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration_arg, help_heading = "Agent")]
     pub telemetry_interval: std::time::Duration,
 
     /// More log output (-v: debug, -vv: trace). RUST_LOG overrides.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = "Agent")]
     pub verbose: u8,
 
     /// Only warnings and errors in firn's own log.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        help_heading = "Agent"
+    )]
     pub quiet: bool,
 }
 
