@@ -199,7 +199,7 @@ pub struct OutputArgs {
 
     /// Close a file once it holds this much compressed data. Files are built in memory,
     /// so this also bounds memory.
-    #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = parse_size_arg)]
+    #[arg(long, value_name = "SIZE", default_value = "8MiB", value_parser = parse_size_arg)]
     pub max_file_size: u64,
 
     /// Close a file once it has been open this long.

@@ -95,7 +95,7 @@ pub struct SinkConfig {
     pub compression: Compression,
     /// Rows per row group. Default 65,536.
     pub row_group_rows: usize,
-    /// A file is closed once its encoded size reaches this. Default 16 MiB: the file is
+    /// A file is closed once its encoded size reaches this. Default 8 MiB: the file is
     /// built in memory (see the module docs), so this bounds memory too.
     pub max_file_bytes: u64,
     /// A file is closed once it has been open this long. Default 60 s.
@@ -132,7 +132,7 @@ impl SinkConfig {
             mode,
             compression: default_compression(),
             row_group_rows: 65_536,
-            max_file_bytes: 16 << 20,
+            max_file_bytes: 8 << 20,
             max_file_age: Duration::from_secs(60),
             max_pending_bytes: 32 << 20,
             max_files_per_dir: 90_000,

@@ -8,6 +8,7 @@
 
 mod config;
 pub mod io;
+mod io_worker;
 mod mount;
 pub mod naming;
 mod writer;

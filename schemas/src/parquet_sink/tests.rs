@@ -278,6 +278,8 @@ fn files_close_by_age_and_carry_footer_metadata() {
     .unwrap();
     std::thread::sleep(Duration::from_millis(5));
     sink.tick(Instant::now()).unwrap();
+    // The file was closed by age; it is written on the file thread: wait for that.
+    sink.flush().unwrap();
     let written = sink.take_written();
     assert_eq!(written.len(), 1);
     assert_eq!(written[0].rows, 10);

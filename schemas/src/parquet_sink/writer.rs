@@ -1,10 +1,11 @@
 //! The sink: encodes batches into Parquet in memory and writes each finished file in one pass.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::{Instant, SystemTime};
 
 use arrow_array::RecordBatch;
 use parquet::arrow::ArrowWriter;
@@ -13,8 +14,9 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
-use super::config::{OutputMode, SinkConfig};
+use super::config::SinkConfig;
 use super::io::{OsStorage, Storage};
+use super::io_worker::{Job, Report, SealedFile, Worker};
 use super::naming::{self, UtcTime};
 use crate::columns::{COLUMNS, batch_schema, parquet_schema};
 
@@ -87,9 +89,9 @@ pub struct SinkStats {
 
 /// An in-memory file body in 1 MiB chunks: growing it never copies what is already there.
 #[derive(Debug, Default)]
-struct ChunkedBuf {
-    chunks: Vec<Vec<u8>>,
-    len: u64,
+pub(super) struct ChunkedBuf {
+    pub(super) chunks: Vec<Vec<u8>>,
+    pub(super) len: u64,
 }
 
 const CHUNK: usize = 1 << 20;
@@ -126,34 +128,11 @@ struct OpenFile {
     metadata: BTreeMap<String, String>,
 }
 
-#[derive(Debug)]
-struct SealedFile {
-    body: ChunkedBuf,
-    opened: UtcTime,
-    seq: u64,
-    rows: u64,
-    metadata: BTreeMap<String, String>,
-    attempts: u32,
-    next_try: Instant,
-}
-
-#[derive(Debug, Default)]
-struct DirState {
-    files: usize,
-    spill: usize,
-}
-
-#[derive(Debug)]
-struct Episode {
-    failures: u64,
-    since: Instant,
-    last_error: String,
-}
-
 /// Writes event-table batches into Parquet files in the output folder.
 ///
 /// Each file is encoded in memory (compressed, in 1 MiB chunks) while it is open and written
-/// out in one sequential pass when it is closed, by size or by age:
+/// out in one sequential pass when it is closed, by size or by age, by a thread of its own
+/// (so the next file is encoded meanwhile; files are written in the order they were closed):
 /// - in `local` mode as a hidden temporary file, fsynced, then renamed: no reader ever sees a
 ///   partial file;
 /// - in `stage` mode under its final name, created once and never reopened or renamed, as a
@@ -166,15 +145,26 @@ struct Episode {
 #[derive(Debug)]
 pub struct ParquetSink {
     cfg: SinkConfig,
-    storage: Box<dyn Storage>,
     props: Arc<WriterProperties>,
     current: Option<OpenFile>,
-    sealed: VecDeque<SealedFile>,
     next_seq: u64,
-    dirs: HashMap<PathBuf, DirState>,
     stats: SinkStats,
     written: Vec<WrittenFile>,
-    episode: Option<Episode>,
+    io: Io,
+    reports: Receiver<Report>,
+    /// Files handed to the worker and not yet reported written: (bytes, rows) each.
+    pending: VecDeque<(u64, u64)>,
+    /// Set when the worker stopped after a close.
+    undelivered: Option<Option<(usize, u64, String)>>,
+}
+
+/// Where closed files go to be written.
+#[derive(Debug)]
+enum Io {
+    /// The worker thread.
+    Thread(Option<Sender<Job>>, Option<std::thread::JoinHandle<()>>),
+    /// No thread could be started: written on the caller's thread.
+    Inline(Box<Worker>),
 }
 
 fn writer_properties(cfg: &SinkConfig) -> WriterProperties {
@@ -215,18 +205,80 @@ impl ParquetSink {
     /// A sink writing through `storage`.
     pub fn with_storage(cfg: SinkConfig, storage: Box<dyn Storage>) -> Self {
         let props = Arc::new(writer_properties(&cfg));
+        let (worker, reports) = Worker::new(cfg.clone(), storage);
+        let (jobs, jobs_rx) = channel();
+        let mut worker = Some(worker);
+        let io = match std::thread::Builder::new()
+            .name("firn-files".into())
+            .spawn({
+                let w = worker.take();
+                move || {
+                    if let Some(w) = w {
+                        w.run(&jobs_rx);
+                    }
+                }
+            }) {
+            Ok(handle) => Io::Thread(Some(jobs), Some(handle)),
+            Err(e) => {
+                tracing::warn!(error = %e, "Cannot start the file-writing thread; writing files on the sink's thread");
+                // The closure (and the worker in it) is dropped with the failed spawn.
+                let (w, _) = Worker::new(cfg.clone(), Box::new(super::io::OsStorage));
+                Io::Inline(Box::new(w))
+            }
+        };
         Self {
             cfg,
-            storage,
             props,
             current: None,
-            sealed: VecDeque::new(),
             next_seq: 0,
-            dirs: HashMap::new(),
             stats: SinkStats::default(),
             written: Vec::new(),
-            episode: None,
+            io,
+            reports,
+            pending: VecDeque::new(),
+            undelivered: None,
         }
+    }
+
+    fn send(&mut self, job: Job) {
+        match &mut self.io {
+            Io::Thread(tx, _) => {
+                // The worker only stops after Close, or when the sink is dropped.
+                if let Some(tx) = tx {
+                    let _ = tx.send(job);
+                }
+            }
+            Io::Inline(w) => w.handle(job),
+        }
+    }
+
+    /// Takes in what the worker has reported.
+    fn drain_reports(&mut self) {
+        while let Ok(r) = self.reports.try_recv() {
+            self.apply(r);
+        }
+    }
+
+    fn apply(&mut self, r: Report) {
+        match r {
+            Report::Written(w) => {
+                self.pending.pop_front();
+                self.stats.files_written_total += 1;
+                self.stats.rows_written_total += w.rows;
+                self.stats.bytes_written_total += w.bytes;
+                self.written.push(w);
+            }
+            Report::WriteError => self.stats.write_errors_total += 1,
+            Report::Closed(u) => self.undelivered = Some(u),
+        }
+    }
+
+    /// Waits until the worker has tried every file that is due.
+    fn barrier(&mut self) {
+        let (tx, rx) = channel();
+        self.send(Job::Barrier(tx));
+        let _ = rx.recv();
+        self.drain_reports();
     }
 
     /// The settings.
@@ -235,27 +287,30 @@ impl ParquetSink {
     }
 
     /// Counters so far.
-    pub fn stats(&self) -> SinkStats {
+    pub fn stats(&mut self) -> SinkStats {
+        self.drain_reports();
         let mut s = self.stats.clone();
-        s.files_pending = self.sealed.len();
-        s.bytes_pending = self.sealed.iter().map(|f| f.body.len).sum();
+        s.files_pending = self.pending.len();
+        s.bytes_pending = self.pending.iter().map(|p| p.0).sum();
         s
     }
 
     /// Files written since the last call.
     pub fn take_written(&mut self) -> Vec<WrittenFile> {
+        self.drain_reports();
         std::mem::take(&mut self.written)
     }
 
     /// Rows accepted but not yet in a written file.
-    pub fn rows_in_flight(&self) -> u64 {
-        self.current.as_ref().map_or(0, |c| c.rows)
-            + self.sealed.iter().map(|f| f.rows).sum::<u64>()
+    pub fn rows_in_flight(&mut self) -> u64 {
+        self.drain_reports();
+        self.current.as_ref().map_or(0, |c| c.rows) + self.pending.iter().map(|p| p.1).sum::<u64>()
     }
 
     /// True while closed files wait beyond `max_pending_bytes`: producers should pause.
-    pub fn is_backpressured(&self) -> bool {
-        self.sealed.iter().map(|f| f.body.len).sum::<u64>() >= self.cfg.max_pending_bytes
+    pub fn is_backpressured(&mut self) -> bool {
+        self.drain_reports();
+        self.pending.iter().map(|p| p.0).sum::<u64>() >= self.cfg.max_pending_bytes
     }
 
     /// Appends a batch (of [`batch_schema`]) to the open file, opening one if needed, and sets
@@ -305,7 +360,7 @@ impl ParquetSink {
         if size as u64 >= self.cfg.max_file_bytes {
             self.seal()?;
         }
-        self.write_pending(Instant::now());
+        self.drain_reports();
         Ok(())
     }
 
@@ -320,7 +375,7 @@ impl ParquetSink {
         {
             self.seal()?;
         }
-        self.write_pending(now);
+        self.drain_reports();
         Ok(())
     }
 
@@ -330,7 +385,7 @@ impl ParquetSink {
     /// Only when Parquet cannot finish the file.
     pub fn flush(&mut self) -> Result<(), SinkError> {
         self.seal()?;
-        self.write_pending(Instant::now());
+        self.barrier();
         Ok(())
     }
 
@@ -340,28 +395,30 @@ impl ParquetSink {
     /// [`SinkError::Undelivered`] when files remain at the deadline.
     pub fn close(&mut self, deadline: Instant) -> Result<(), SinkError> {
         self.seal()?;
-        loop {
-            let now = Instant::now();
-            self.write_pending(now);
-            let Some(next) = self.sealed.front() else {
-                return Ok(());
-            };
-            if now >= deadline {
-                return Err(SinkError::Undelivered {
-                    files: self.sealed.len(),
-                    rows: self.sealed.iter().map(|f| f.rows).sum(),
-                    dir: self.cfg.dir.clone(),
-                    last_error: self
-                        .episode
-                        .as_ref()
-                        .map_or_else(String::new, |e| e.last_error.clone()),
-                });
+        if self.undelivered.is_none() {
+            self.send(Job::Close(deadline));
+            while self.undelivered.is_none() {
+                match self.reports.recv() {
+                    Ok(r) => self.apply(r),
+                    // The worker is gone: nothing more will be written.
+                    Err(_) => break,
+                }
             }
-            let wake = next.next_try.min(deadline);
-            std::thread::sleep(
-                wake.saturating_duration_since(now)
-                    .max(Duration::from_millis(10)),
-            );
+        }
+        match self.undelivered.clone().flatten() {
+            None if self.pending.is_empty() => Ok(()),
+            None => Err(SinkError::Undelivered {
+                files: self.pending.len(),
+                rows: self.pending.iter().map(|p| p.1).sum(),
+                dir: self.cfg.dir.clone(),
+                last_error: "the file-writing thread stopped".into(),
+            }),
+            Some((files, rows, last_error)) => Err(SinkError::Undelivered {
+                files,
+                rows,
+                dir: self.cfg.dir.clone(),
+                last_error,
+            }),
         }
     }
 
@@ -393,193 +450,31 @@ impl ParquetSink {
         let body = f.writer.into_inner()?;
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.sealed.push_back(SealedFile {
+        self.pending.push_back((body.len, f.rows));
+        self.send(Job::File(SealedFile {
             body,
             opened: f.opened,
             seq,
             rows: f.rows,
             metadata: f.metadata,
             attempts: 0,
-            // Due at once, whatever `now` the caller passes next.
+            // Due at once.
             next_try: f.opened_at,
-        });
+        }));
         Ok(())
     }
-
-    /// Writes closed files in order; stops at the first that fails or is not due.
-    fn write_pending(&mut self, now: Instant) {
-        while let Some(f) = self.sealed.front() {
-            if f.next_try > now {
-                return;
-            }
-            let Some(mut f) = self.sealed.pop_front() else {
-                return;
-            };
-            match self.write_file(&f) {
-                Ok(path) => {
-                    if let Some(e) = self.episode.take() {
-                        tracing::info!(
-                            dir = %self.cfg.dir.display(),
-                            failures = e.failures,
-                            seconds = e.since.elapsed().as_secs(),
-                            "Output writable again"
-                        );
-                    }
-                    self.stats.files_written_total += 1;
-                    self.stats.rows_written_total += f.rows;
-                    self.stats.bytes_written_total += f.body.len;
-                    self.written.push(WrittenFile {
-                        path,
-                        rows: f.rows,
-                        bytes: f.body.len,
-                        metadata: f.metadata,
-                    });
-                }
-                Err((path, err)) => {
-                    self.stats.write_errors_total += 1;
-                    f.attempts += 1;
-                    let backoff = Duration::from_millis(500)
-                        .saturating_mul(1 << f.attempts.min(6))
-                        .min(Duration::from_secs(30));
-                    f.next_try = now + backoff;
-                    match &mut self.episode {
-                        None => {
-                            tracing::warn!(
-                                path = %path.display(),
-                                error = %err,
-                                rows = f.rows,
-                                "Cannot write output file; keeping it in memory and retrying"
-                            );
-                            self.episode = Some(Episode {
-                                failures: 1,
-                                since: now,
-                                last_error: format!("{}: {err}", path.display()),
-                            });
-                        }
-                        Some(e) => {
-                            e.failures += 1;
-                            e.last_error = format!("{}: {err}", path.display());
-                            tracing::debug!(path = %path.display(), error = %err, "Retry failed");
-                        }
-                    }
-                    self.sealed.push_front(f);
-                    return;
-                }
-            }
-        }
-    }
-
-    /// The folder for a file opened at `opened`, spilling to `part-N/` once a folder holds
-    /// `max_files_per_dir` entries.
-    fn target_dir(&mut self, opened: &UtcTime) -> io::Result<PathBuf> {
-        let base = if self.cfg.partition_by_hour {
-            self.cfg.dir.join(opened.partition())
-        } else {
-            self.cfg.dir.clone()
-        };
-        if !self.dirs.contains_key(&base) {
-            let files = self.storage.count_entries(&base)?;
-            self.dirs.insert(base.clone(), DirState { files, spill: 0 });
-        }
-        let limit = self.cfg.max_files_per_dir.max(1);
-        loop {
-            let Some(state) = self.dirs.get_mut(&base) else {
-                return Ok(base);
-            };
-            let dir = if state.spill == 0 {
-                base.clone()
-            } else {
-                base.join(format!("part-{}", state.spill))
-            };
-            if state.files < limit {
-                state.files += 1;
-                return Ok(dir);
-            }
-            state.spill += 1;
-            let next = base.join(format!("part-{}", state.spill));
-            // Part folders count only their own files.
-            state.files = self.storage.count_entries(&next)?;
-        }
-    }
-
-    fn write_file(&mut self, f: &SealedFile) -> Result<PathBuf, (PathBuf, io::Error)> {
-        let dir = self
-            .target_dir(&f.opened)
-            .map_err(|e| (self.cfg.dir.clone(), e))?;
-        let name = naming::file_name(&f.opened, &self.cfg.instance_id, f.seq, f.attempts);
-        let path = dir.join(&name);
-        let storage = &*self.storage;
-        let body = &f.body;
-        let result = match self.cfg.mode {
-            OutputMode::Local => {
-                let tmp = dir.join(naming::temp_name(&name));
-                let r = write_local(storage, &dir, &tmp, &path, body);
-                if r.is_err() {
-                    let _ = storage.remove_file(&tmp);
-                }
-                r.map_err(|e| (tmp, e))
-            }
-            OutputMode::Stage => {
-                let r = write_stage(storage, &dir, &path, body);
-                if let Err(e) = &r
-                    && e.kind() != io::ErrorKind::AlreadyExists
-                {
-                    // Our own partial file: no reader may take it for a whole one.
-                    let _ = storage.remove_file(&path);
-                }
-                r.map_err(|e| (path.clone(), e))
-            }
-        };
-        if result.is_err()
-            && let Some(state) = self.dirs.get_mut(&dir)
-        {
-            state.files = state.files.saturating_sub(1);
-        }
-        result.map(|()| path)
-    }
 }
 
-fn write_body(out: &mut dyn Write, body: &ChunkedBuf) -> io::Result<()> {
-    for c in &body.chunks {
-        out.write_all(c)?;
+impl Drop for ParquetSink {
+    /// Stops the file thread and waits for it: a file it is writing is finished, files not
+    /// started are dropped (`close` is how everything gets written). Nothing is written
+    /// after the sink is gone, as after a kill.
+    fn drop(&mut self) {
+        if let Io::Thread(tx, handle) = &mut self.io {
+            drop(tx.take());
+            if let Some(h) = handle.take() {
+                let _ = h.join();
+            }
+        }
     }
-    out.flush()
-}
-
-fn write_local(
-    storage: &dyn Storage,
-    dir: &Path,
-    tmp: &Path,
-    path: &Path,
-    body: &ChunkedBuf,
-) -> io::Result<()> {
-    storage.create_dir_all(dir)?;
-    let mut f = storage.create_new(tmp)?;
-    write_body(&mut *f, body)?;
-    f.sync()?;
-    drop(f);
-    storage.rename(tmp, path)?;
-    storage.sync_dir(dir)
-}
-
-fn write_stage(
-    storage: &dyn Storage,
-    dir: &Path,
-    path: &Path,
-    body: &ChunkedBuf,
-) -> io::Result<()> {
-    storage.create_dir_all(dir)?;
-    let mut f = storage.create_new(path)?;
-    write_body(&mut *f, body)?;
-    match f.sync() {
-        // FUSE file systems may not implement fsync; the close below is what uploads.
-        Err(e)
-            if matches!(
-                e.raw_os_error(),
-                Some(libc::ENOSYS | libc::EINVAL | libc::ENOTSUP)
-            ) => {}
-        r => r?,
-    }
-    drop(f);
-    Ok(())
 }
