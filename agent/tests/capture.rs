@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -492,13 +494,6 @@ fn binary_output_becomes_rows_with_invalid_bytes_replaced() {
     );
 }
 
-fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
 #[test]
 fn a_100_mib_line_without_newline_keeps_memory_bounded() {
     let dir = tempfile::tempdir().unwrap();
@@ -514,7 +509,7 @@ fn a_100_mib_line_without_newline_keeps_memory_bounded() {
         .unwrap();
     let mut peak = 0;
     let status = loop {
-        if let Some(kib) = peak_rss_kib(child.id()) {
+        if let Some(kib) = common::peak_rss_kib(child.id()) {
             peak = peak.max(kib);
         }
         if let Some(s) = child.try_wait().unwrap() {

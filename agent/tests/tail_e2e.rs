@@ -802,13 +802,6 @@ fn a_last_line_without_newline_is_not_emitted_again_after_kill_9_and_restart() {
     partial_last_line(true);
 }
 
-fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
 #[test]
 fn a_300_mib_line_without_newline_keeps_memory_under_64_mib() {
     let (dir, logs) = run_dir();
@@ -829,7 +822,7 @@ fn a_300_mib_line_without_newline_keeps_memory_under_64_mib() {
     let pid = child.id();
     let mut peak = 0;
     let status = loop {
-        if let Some(kib) = peak_rss_kib(pid) {
+        if let Some(kib) = common::peak_rss_kib(pid) {
             peak = peak.max(kib);
         }
         if let Some(s) = child.try_wait().unwrap() {

@@ -155,3 +155,11 @@ pub fn log_values_of_file(p: &Path) -> Result<Vec<String>, String> {
     }
     Ok(out)
 }
+
+/// Peak resident memory (VmHWM) of a running process, in KiB.
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
