@@ -698,9 +698,13 @@ impl Tailer {
             self.cfg.poll_interval
         };
         tracing::info!(
-            files_watched = self.files.len(),
-            events = if events { "inotify" } else { "polling" },
-            "Tailer started"
+            wake_on = if events {
+                "inotify events, and a check every second"
+            } else {
+                "polling only"
+            },
+            glob_every_ms = self.cfg.glob_interval.as_millis() as u64,
+            "Following input files"
         );
         let mut woken = true;
         loop {
