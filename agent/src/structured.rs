@@ -6,6 +6,8 @@
 use std::borrow::Cow;
 
 use firn_schemas::{JsonText, ObjectWriter, Severity};
+
+use crate::pipeline::ChunkBuilder;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -89,6 +91,40 @@ pub fn parse(line: &str) -> Option<Structured<'_>> {
         scope: object(shape.scope),
         timestamp_ns: shape.timestamp.as_deref().and_then(parse_rfc3339),
     })
+}
+
+impl Structured<'_> {
+    /// Adds the record to `out` as a row: the RECORD of its own severity (or of `default`
+    /// when it names none), its attributes under firn's `ours` (ours win: `log.iostream` and
+    /// `log.file.path` are firn's to say), its scope, its timestamp (or `ts`) and its body.
+    pub fn push_row(&self, out: &mut ChunkBuilder, ours: &JsonText, default: Severity, ts: i64) {
+        let record = match (self.severity, &self.custom_record) {
+            (Some(sev), _) => sev.record(),
+            (None, Some(custom)) => custom,
+            (None, None) => default.record(),
+        };
+        let merged = self.attributes.as_ref().map(|a| merge_attributes(a, ours));
+        let attributes = merged.as_ref().unwrap_or(ours);
+        let ts = self.timestamp_ns.unwrap_or(ts);
+        match &self.body {
+            Body::Text(t) => out.push(t, ts, record, Some(attributes), self.scope.as_ref()),
+            Body::Json(j) => {
+                out.push_value(j, true, ts, record, Some(attributes), self.scope.as_ref())
+            }
+        }
+    }
+}
+
+/// The app's attributes with firn's (`ours`) on top: a key both set keeps firn's value, and
+/// no key appears twice.
+pub fn merge_attributes(app: &JsonText, ours: &JsonText) -> JsonText {
+    let parse = |j: &JsonText| {
+        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(j.as_str())
+            .unwrap_or_default()
+    };
+    let mut map = parse(app);
+    map.extend(parse(ours));
+    JsonText::from_value(&serde_json::Value::Object(map))
 }
 
 fn digits(s: &[u8]) -> Option<i64> {

@@ -15,7 +15,7 @@ use super::Stream;
 use crate::file_tail::lines::{Dropped, LinePos, LineSplitter, LongLines, RawLine};
 use crate::level_filter::{LogLevel, Origin};
 use crate::pipeline::{ChunkBuilder, Msg, Sender};
-use crate::structured::{self, Body};
+use crate::structured;
 use crate::telemetry::Counters;
 
 /// A pipe holds 64 KiB on Linux: reading that much at once empties it in one call.
@@ -104,7 +104,7 @@ impl LineRules {
             Counters::add(&counters.log_rows_filtered_total, 1);
             return;
         }
-        let text = String::from_utf8_lossy(l.bytes);
+        let text = l.text();
         let invalid = matches!(text, Cow::Owned(_));
         let attrs = if invalid {
             &self.attrs.invalid_utf8
@@ -145,36 +145,9 @@ impl LineRules {
         }
         match parsed {
             None => chunk.push(&text, ts, default.record(), Some(attrs), None),
-            Some(s) => {
-                let record = match (s.severity, &s.custom_record) {
-                    (Some(sev), _) => sev.record(),
-                    (None, Some(custom)) => custom,
-                    (None, None) => default.record(),
-                };
-                let merged = s.attributes.as_ref().map(|a| merge_attributes(a, attrs));
-                let attributes = merged.as_ref().unwrap_or(attrs);
-                let ts = s.timestamp_ns.unwrap_or(ts);
-                match &s.body {
-                    Body::Text(t) => chunk.push(t, ts, record, Some(attributes), s.scope.as_ref()),
-                    Body::Json(j) => {
-                        chunk.push_value(j, true, ts, record, Some(attributes), s.scope.as_ref())
-                    }
-                }
-            }
+            Some(s) => s.push_row(chunk, attrs, default, ts),
         }
     }
-}
-
-/// The app's attributes with firn's (`log.iostream`, markers) on top: the stream a line
-/// came from is a fact, so an app's own `log.iostream` does not override it.
-pub(crate) fn merge_attributes(app: &JsonText, ours: &JsonText) -> JsonText {
-    let parse = |j: &JsonText| {
-        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(j.as_str())
-            .unwrap_or_default()
-    };
-    let mut map = parse(app);
-    map.extend(parse(ours));
-    JsonText::from_value(&serde_json::Value::Object(map))
 }
 
 /// Where the raw bytes of a stream are copied.

@@ -11,10 +11,11 @@ use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::watch;
 
 use super::status::{FinishReason, exit_code, read_oom_kills};
-use super::stream::{LineRules, Passthrough, Pump, PumpEnd, merge_attributes};
+use super::stream::{LineRules, Passthrough, Pump, PumpEnd};
 use super::*;
 use crate::file_tail::lines::{LinePos, RawLine};
 use crate::pipeline::{ChunkBuilder, Msg};
+use crate::structured::merge_attributes;
 
 /// A row as the sink would see it: (value, json_value, record, attributes, scope, ts).
 type Seen = (String, bool, String, Option<String>, Option<String>, i64);

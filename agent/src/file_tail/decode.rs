@@ -14,7 +14,7 @@ use regex::Regex;
 use super::lines::{LinePos, RawLine};
 use crate::level_filter::{LogLevel, Origin};
 use crate::pipeline::ChunkBuilder;
-use crate::structured::{self, Body};
+use crate::structured;
 use crate::telemetry::Counters;
 
 /// How a file's lines are framed.
@@ -204,12 +204,7 @@ impl Decoder {
         counters: &Counters,
     ) {
         Counters::add(&counters.lines_read_total, 1);
-        // Validating is far cheaper than `from_utf8_lossy`'s chunking, and almost every line
-        // is valid.
-        let text = match std::str::from_utf8(raw.bytes) {
-            Ok(t) => Cow::Borrowed(t),
-            Err(_) => String::from_utf8_lossy(raw.bytes),
-        };
+        let text = raw.text();
         let flags = Flags {
             truncated: raw.truncated,
             split: raw.split,
@@ -330,19 +325,7 @@ impl Decoder {
                     Counters::add(&counters.log_rows_filtered_total, 1);
                     return;
                 }
-                let record = match (&s.custom_record, severity) {
-                    (Some(r), _) => r.clone(),
-                    (None, Some(sev)) => sev.record().clone(),
-                    (None, None) => default_severity(stream).record().clone(),
-                };
-                let attributes = merge(base, s.attributes.as_ref());
-                let ts = s.timestamp_ns.or(ts).unwrap_or(now_ns);
-                match &s.body {
-                    Body::Text(t) => out.push(t, ts, &record, Some(&attributes), s.scope.as_ref()),
-                    Body::Json(j) => {
-                        out.push_value(j, true, ts, &record, Some(&attributes), s.scope.as_ref())
-                    }
-                }
+                s.push_row(out, base, default_severity(stream), ts.unwrap_or(now_ns));
             }
             None => {
                 let severity = default_severity(stream);
@@ -372,25 +355,6 @@ fn default_severity(stream: Option<Stream>) -> Severity {
         Some(Stream::Stderr) => Severity::Error,
         _ => Severity::Info,
     }
-}
-
-/// `{"log.file.path":..., <the record's own attributes>}`.
-fn merge(base: &JsonText, own: Option<&JsonText>) -> JsonText {
-    let Some(own) = own else {
-        return base.clone();
-    };
-    let inner = own.as_str().trim();
-    let inner = inner
-        .strip_prefix('{')
-        .and_then(|s| s.strip_suffix('}'))
-        .unwrap_or("")
-        .trim();
-    if inner.is_empty() {
-        return base.clone();
-    }
-    let b = base.as_str();
-    let head = &b[..b.len() - 1];
-    JsonText::from_json_unchecked(format!("{head},{inner}}}"))
 }
 
 fn plain(text: Cow<'_, str>) -> Piece<'_> {

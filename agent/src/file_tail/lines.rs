@@ -54,6 +54,17 @@ pub struct RawLine<'a> {
     pub split: bool,
 }
 
+impl RawLine<'_> {
+    /// The line as text: borrowed when it is valid UTF-8 (almost always; checking is far
+    /// cheaper than `from_utf8_lossy`'s chunking), with U+FFFD for invalid bytes otherwise.
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        match std::str::from_utf8(self.bytes) {
+            Ok(t) => std::borrow::Cow::Borrowed(t),
+            Err(_) => String::from_utf8_lossy(self.bytes),
+        }
+    }
+}
+
 /// Something other than a line, for the reader's telemetry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dropped {
