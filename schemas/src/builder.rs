@@ -219,8 +219,13 @@ pub struct Row<'a> {
 }
 
 impl<'a> Row<'a> {
-    /// A LOG row with the given severity and line.
-    pub fn log(timestamp_ns: i64, severity: Severity, line: &'a str) -> Self {
+    /// A row of `record_type` observed when it happened, with no optional column set.
+    fn new(
+        timestamp_ns: i64,
+        record_type: RecordType,
+        record: &'a JsonText,
+        value: Value<'a>,
+    ) -> Self {
         Self {
             timestamp_ns,
             start_timestamp_ns: None,
@@ -228,35 +233,31 @@ impl<'a> Row<'a> {
             trace: None,
             resource_attributes: None,
             scope: None,
-            record_type: RecordType::Log,
-            record: Some(severity.record()),
-            record_attributes: None,
-            value: Value::Text(line),
-        }
-    }
-
-    /// A METRIC row; `record` comes from [`metric_record`].
-    pub fn metric(timestamp_ns: i64, record: &'a JsonText, value: Value<'a>) -> Self {
-        Self {
-            timestamp_ns,
-            start_timestamp_ns: None,
-            observed_timestamp_ns: Some(timestamp_ns),
-            trace: None,
-            resource_attributes: None,
-            scope: None,
-            record_type: RecordType::Metric,
+            record_type,
             record: Some(record),
             record_attributes: None,
             value,
         }
     }
 
+    /// A LOG row with the given severity and line.
+    pub fn log(timestamp_ns: i64, severity: Severity, line: &'a str) -> Self {
+        Self::new(
+            timestamp_ns,
+            RecordType::Log,
+            severity.record(),
+            Value::Text(line),
+        )
+    }
+
+    /// A METRIC row; `record` comes from [`metric_record`].
+    pub fn metric(timestamp_ns: i64, record: &'a JsonText, value: Value<'a>) -> Self {
+        Self::new(timestamp_ns, RecordType::Metric, record, value)
+    }
+
     /// An EVENT row; `record` is typically `{"name": ...}`.
     pub fn event(timestamp_ns: i64, record: &'a JsonText, value: Value<'a>) -> Self {
-        Self {
-            record_type: RecordType::Event,
-            ..Self::metric(timestamp_ns, record, value)
-        }
+        Self::new(timestamp_ns, RecordType::Event, record, value)
     }
 }
 

@@ -139,18 +139,7 @@ impl FileReader {
             };
             Counters::add(&counters.bytes_read_total, n as u64);
             total += n as u64;
-            let Self {
-                splitter,
-                decoder,
-                chunk,
-                ..
-            } = self;
-            let ts = now_ns();
-            splitter.push(
-                &buf[..n],
-                &mut |l| decoder.line(&l, ts, chunk, counters),
-                &mut |d| count_drop(d, counters),
-            );
+            self.feed(Some(&buf[..n]), counters);
             if self.chunk.is_full() && !self.send(tx) {
                 return Ok(ReadOutcome::Closed);
             }
@@ -164,6 +153,12 @@ impl FileReader {
     /// Finishes an unfinished last line and record (after an idle time, at shutdown, or
     /// before the file is let go). Returns false when the sink is gone.
     pub fn flush_partial(&mut self, tx: &Sender, counters: &Counters) -> bool {
+        self.feed(None, counters);
+        self.send(tx)
+    }
+
+    /// Cuts `data` into lines and records; `None` finishes the unfinished line and record.
+    fn feed(&mut self, data: Option<&[u8]>, counters: &Counters) {
         let Self {
             splitter,
             decoder,
@@ -171,11 +166,15 @@ impl FileReader {
             ..
         } = self;
         let ts = now_ns();
-        splitter.flush_partial(&mut |l| decoder.line(&l, ts, chunk, counters), &mut |d| {
-            count_drop(d, counters)
-        });
-        decoder.flush(ts, chunk, counters);
-        self.send(tx)
+        let mut line = |l: super::lines::RawLine<'_>| decoder.line(&l, ts, chunk, counters);
+        let mut drop = |d| count_drop(d, counters);
+        match data {
+            Some(d) => splitter.push(d, &mut line, &mut drop),
+            None => {
+                splitter.flush_partial(&mut line, &mut drop);
+                decoder.flush(ts, chunk, counters);
+            }
+        }
     }
 
     /// The file was truncated in place: what was read is delivered, then reading restarts

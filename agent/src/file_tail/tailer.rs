@@ -115,9 +115,6 @@ pub struct Tailer {
     deferred: HashMap<FileKey, Instant>,
     /// Shutting down or ending `--once`: nothing more is deferred.
     finishing: bool,
-    /// The origin name and pre-truncation identity found by `start_pos_inner` for the file
-    /// being started.
-    origin_hint: Option<OriginHint>,
     first_discovery: bool,
     buf: Vec<u8>,
     last_glob: Option<Instant>,
@@ -141,7 +138,6 @@ impl Tailer {
             orphans: Vec::new(),
             deferred: HashMap::new(),
             finishing: false,
-            origin_hint: None,
             first_discovery: true,
             buf: vec![0u8; 256 << 10],
             last_glob: None,
@@ -283,7 +279,9 @@ impl Tailer {
         }
     }
 
-    /// Where to start reading a newly seen file.
+    /// Where to start reading a newly seen file, with its origin name and pre-truncation
+    /// state when its own checkpoint gives them; `None` to look again later (a copy still
+    /// being written).
     fn start_pos(
         &mut self,
         path: &Path,
@@ -292,23 +290,8 @@ impl Tailer {
         key: FileKey,
         may_defer: bool,
     ) -> Option<(LinePos, Option<OriginHint>)> {
-        let pos = self.start_pos_inner(path, file, size, key, may_defer);
-        let hint = self.origin_hint.take();
-        pos.map(|p| (p, hint))
-    }
-
-    /// Where to start a newly seen file; `None` to look again later (a copy still being
-    /// written).
-    fn start_pos_inner(
-        &mut self,
-        path: &Path,
-        file: &File,
-        size: u64,
-        key: FileKey,
-        may_defer: bool,
-    ) -> Option<LinePos> {
         // A checkpoint at offset 0 says nothing (it matches any content of a reused inode):
-        // let the copy detection below decide.
+        // let the copy detection decide.
         if let Some(cp) = self
             .recovered
             .remove(&key.to_key())
@@ -316,13 +299,12 @@ impl Tailer {
         {
             match Fingerprint::of_len(file, cp.fp_len) {
                 Ok(now_fp) if cp.matches(&now_fp) && cp.offset <= size => {
-                    self.origin_hint = Some((cp.path.clone(), cp.prev.clone()));
-                    return Some(cp.pos());
+                    return Some((cp.pos(), Some((cp.path.clone(), cp.prev.clone()))));
                 }
                 Ok(now_fp) if cp.matches(&now_fp) => {
                     Counters::add(&self.counters.files_truncated_total, 1);
                     tracing::info!(path = %path.display(), "File is shorter than its checkpoint (truncated while the agent was down); reading from its start");
-                    return Some(LinePos::default());
+                    return Some((LinePos::default(), None));
                 }
                 _ => {
                     tracing::debug!(path = %path.display(), "Checkpoint is for earlier content of this inode; reading from the start");
@@ -330,6 +312,19 @@ impl Tailer {
                 }
             }
         }
+        self.start_pos_of_new(path, file, size, may_defer)
+            .map(|p| (p, None))
+    }
+
+    /// Where to start a file that has no checkpoint of its own: where its original was read
+    /// to if it is a copy, else its start (or end, with `--start-at end`).
+    fn start_pos_of_new(
+        &self,
+        path: &Path,
+        file: &File,
+        size: u64,
+        may_defer: bool,
+    ) -> Option<LinePos> {
         // A copy made by copytruncate: same first bytes as a file being read under a name
         // it extends (app.log -> app.log.1). Start where the original was read to.
         let name = path
