@@ -88,8 +88,8 @@ fn run(cli: &mut cli::Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCod
         format_bytes(stats.bytes_written_total),
         cfg.sink.dir.display()
     );
-    for w in &report.sink.written {
-        println!("  {}", w.path.display());
+    for path in &report.written {
+        println!("  {}", path.display());
     }
     for (name, value) in counters.snapshot() {
         if value > 0 && !name.ends_with("lines_read_total") && !name.ends_with("bytes_read_total") {

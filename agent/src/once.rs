@@ -20,6 +20,8 @@ use crate::telemetry::Counters;
 pub struct OnceReport {
     /// Files read.
     pub files: usize,
+    /// The Parquet files written.
+    pub written: Vec<std::path::PathBuf>,
     /// The sink's report.
     pub sink: SinkReport,
 }
@@ -30,12 +32,16 @@ pub struct OnceReport {
 /// When no file matches, the sink cannot start, or rows could not be written.
 pub fn run(cfg: &AgentConfig, counters: &Arc<Counters>) -> anyhow::Result<OnceReport> {
     let sink = ParquetSink::new(cfg.sink.clone());
-    let (tx, handle) = spawn_sink(
-        sink,
-        cfg.resource.to_json(),
-        SinkSettings::default(),
-        Box::new(|w| tracing::debug!(path = %w.path.display(), rows = w.rows, "Wrote file")),
-    )
+    let written = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (tx, handle) = spawn_sink(sink, cfg.resource.to_json(), SinkSettings::default(), {
+        let written = written.clone();
+        Box::new(move |w| {
+            tracing::debug!(path = %w.path.display(), rows = w.rows, "Wrote file");
+            if let Ok(mut v) = written.lock() {
+                v.push(w.path.clone());
+            }
+        })
+    })
     .context("cannot start the sink thread")?;
     let mut tail_cfg = cfg.tail.clone();
     tail_cfg.start_at_end = false;
@@ -59,5 +65,13 @@ pub fn run(cfg: &AgentConfig, counters: &Arc<Counters>) -> anyhow::Result<OnceRe
     let sink = handle
         .join()
         .map_err(|_| anyhow::anyhow!("the sink thread panicked"))?;
-    Ok(OnceReport { files, sink })
+    let written = written
+        .lock()
+        .map(|mut v| std::mem::take(&mut *v))
+        .unwrap_or_default();
+    Ok(OnceReport {
+        files,
+        written,
+        sink,
+    })
 }

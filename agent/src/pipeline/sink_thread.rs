@@ -58,8 +58,6 @@ impl Default for SinkSettings {
 pub struct SinkReport {
     /// The sink's counters.
     pub stats: SinkStats,
-    /// Every file written.
-    pub written: Vec<WrittenFile>,
     /// Set when files could not be written before the close timeout.
     pub error: Option<SinkError>,
 }
@@ -88,7 +86,6 @@ pub fn spawn_sink(
                 positions,
                 positions_dirty: false,
                 oldest: None,
-                written: Vec::new(),
                 on_written,
             }
             .run(rx)
@@ -104,7 +101,6 @@ struct SinkThread {
     positions: BTreeMap<String, serde_json::Value>,
     positions_dirty: bool,
     oldest: Option<Instant>,
-    written: Vec<WrittenFile>,
     on_written: Box<dyn FnMut(&WrittenFile) + Send>,
 }
 
@@ -124,7 +120,6 @@ impl SinkThread {
                 self.collect_written();
                 return SinkReport {
                     stats: self.sink.stats(),
-                    written: self.written,
                     error: None,
                 };
             }
@@ -192,7 +187,6 @@ impl SinkThread {
         self.collect_written();
         SinkReport {
             stats: self.sink.stats(),
-            written: self.written,
             error,
         }
     }
@@ -215,8 +209,8 @@ impl SinkThread {
 
     fn collect_written(&mut self) {
         for w in self.sink.take_written() {
+            // Told, not kept: a daemon writes files for days.
             (self.on_written)(&w);
-            self.written.push(w);
         }
     }
 
