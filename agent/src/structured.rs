@@ -118,6 +118,29 @@ impl Structured<'_> {
 /// The app's attributes with firn's (`ours`) on top: a key both set keeps firn's value, and
 /// no key appears twice.
 pub fn merge_attributes(app: &JsonText, ours: &JsonText) -> JsonText {
+    // firn's keys all start with `log.`: when the app sets none of them (the usual case),
+    // joining the two objects' texts is enough and costs no parsing.
+    let inner = app
+        .as_str()
+        .trim()
+        .strip_prefix('{')
+        .and_then(|s| s.strip_suffix('}'))
+        .map(str::trim);
+    match inner {
+        Some("") => return ours.clone(),
+        Some(inner) if !app.as_str().contains("\"log.") => {
+            let o = ours.as_str();
+            if let Some(head) = o.strip_suffix('}') {
+                let sep = if head.trim_end().ends_with('{') {
+                    ""
+                } else {
+                    ","
+                };
+                return JsonText::from_json_unchecked(format!("{head}{sep}{inner}}}"));
+            }
+        }
+        _ => {}
+    }
     let parse = |j: &JsonText| {
         serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(j.as_str())
             .unwrap_or_default()
@@ -228,6 +251,35 @@ mod tests {
             r#"{"severity_text":"NOTICE-ISH"}"#
         );
         assert!(s.attributes.is_none());
+    }
+
+    #[test]
+    fn merged_attributes_keep_firns_keys_once() {
+        let ours = JsonText::from_json_unchecked(r#"{"log.file.path":"/a.log"}"#);
+        let merged = |app: &str| -> serde_json::Value {
+            serde_json::from_str(
+                merge_attributes(&JsonText::from_json_unchecked(app.to_string()), &ours).as_str(),
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            merged(r#"{"k":1}"#),
+            serde_json::json!({"log.file.path": "/a.log", "k": 1})
+        );
+        assert_eq!(
+            merged("{ }"),
+            serde_json::json!({"log.file.path": "/a.log"})
+        );
+        let clash = merge_attributes(
+            &JsonText::from_json_unchecked(r#"{"log.file.path":"app's","k":2}"#),
+            &ours,
+        );
+        assert_eq!(
+            clash.as_str().matches("log.file.path").count(),
+            1,
+            "{clash}"
+        );
+        assert!(clash.as_str().contains("/a.log"));
     }
 
     #[test]

@@ -101,7 +101,8 @@ pub struct SinkConfig {
     /// A file is closed once it has been open this long. Default 60 s.
     pub max_file_age: Duration,
     /// Closed files waiting to be written (disk full, slow stage) past this many bytes make
-    /// the sink ask its producers to pause. Default 32 MiB.
+    /// the sink ask its producers to pause. Default 16 MiB (two default files), which keeps the
+    /// agent under 64 MiB even when the disk is slower than encoding.
     pub max_pending_bytes: u64,
     /// A folder never gets more files than this; later files spill to `part-N/`.
     /// Default 90,000 (stage folders must stay under 100,000).
@@ -134,7 +135,7 @@ impl SinkConfig {
             row_group_rows: 65_536,
             max_file_bytes: 8 << 20,
             max_file_age: Duration::from_secs(60),
-            max_pending_bytes: 32 << 20,
+            max_pending_bytes: 16 << 20,
             max_files_per_dir: 90_000,
             agent_id: super::naming::default_agent_id(),
             instance_id: super::naming::default_instance_id(),
