@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::check::{CheckOptions, check, template_finding};
 use crate::finding::Finding;
-use crate::inject::{InjectOptions, inject};
+use crate::inject::{InjectError, InjectOptions, inject};
 use crate::template::{self, Values};
 
 /// Output format of `spec check`.
@@ -25,7 +25,8 @@ pub enum Format {
 /// `firn-agent spec ...`: work with SPCS service specifications.
 #[derive(Debug, Clone, PartialEq, clap::Subcommand)]
 pub enum SpecCommand {
-    /// Check a spec (or spec template) against the SPCS rules; findings go to stderr.
+    /// Check a spec (or spec template) against the SPCS rules. Text findings go to stderr;
+    /// `--format json` writes the findings to stdout.
     Check {
         /// The spec file (`-` for stdin).
         file: PathBuf,
@@ -47,7 +48,8 @@ pub enum SpecCommand {
         #[arg(long = "using", value_name = "NAME=VALUE")]
         using: Vec<String>,
     },
-    /// Print the spec with the firn `logging-agent` sidecar added.
+    /// Print the spec with the firn `logging-agent` sidecar added; what else changed goes
+    /// to stderr. A spec that `check` finds invalid is refused (exit 1) unless --force.
     Inject {
         /// The spec file (`-` for stdin).
         file: PathBuf,
@@ -57,9 +59,16 @@ pub enum SpecCommand {
         /// Stage for the Parquet output, e.g. `@LOGS`.
         #[arg(long)]
         stage: Option<String>,
-        /// The firn image.
+        /// The firn image [default: the image of the spec's firn `logging-agent`, else
+        /// the placeholder /db/schema/repo/firn:latest].
         #[arg(long)]
         image: Option<String>,
+        /// Template value for the check that runs first, `name=value`; repeatable.
+        #[arg(long = "using", value_name = "NAME=VALUE")]
+        using: Vec<String>,
+        /// Inject even when `check` finds errors (they are printed as warnings).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -78,11 +87,18 @@ pub fn run(cmd: &SpecCommand, stdout: &mut dyn Write, stderr: &mut dyn Write) ->
             app,
             stage,
             image,
+            using,
+            force,
         } => {
+            let Some(values) = values(using, stderr) else {
+                return 2;
+            };
             let opts = InjectOptions {
                 app: app.clone(),
                 stage: stage.clone(),
                 image: image.clone(),
+                values,
+                force: *force,
             };
             run_inject(file, &opts, stdout, stderr)
         }
@@ -118,18 +134,10 @@ fn values(using: &[String], stderr: &mut dyn Write) -> Option<Values> {
     }
 }
 
-fn print_findings(findings: &[Finding], file: &Path, format: Format, stderr: &mut dyn Write) {
+fn print_findings(findings: &[Finding], file: &Path, out: &mut dyn Write) {
     let name = file.display().to_string();
-    match format {
-        Format::Text => {
-            for f in findings {
-                let _ = writeln!(stderr, "{}", f.to_text(&name));
-            }
-        }
-        Format::Json => {
-            let json = serde_json::to_string_pretty(findings).unwrap_or_else(|_| "[]".into());
-            let _ = writeln!(stderr, "{json}");
-        }
+    for f in findings {
+        let _ = writeln!(out, "{}", f.to_text(&name));
     }
 }
 
@@ -139,7 +147,7 @@ pub fn run_check(
     using: &[String],
     job: bool,
     format: Format,
-    _stdout: &mut dyn Write,
+    stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> i32 {
     let Some(text) = read(file, stderr) else {
@@ -149,8 +157,20 @@ pub fn run_check(
         return 2;
     };
     let report = check(&text, &CheckOptions { values, job });
-    print_findings(&report.findings, file, format, stderr);
-    if format == Format::Text {
+    if format == Format::Json {
+        // Data for a pipe (`| jq`): stdout. The exit code still says valid or not.
+        let json = match serde_json::to_string_pretty(&report.findings) {
+            Ok(j) => j,
+            Err(e) => {
+                let _ = writeln!(stderr, "error: cannot write the findings as JSON: {e}");
+                return 2;
+            }
+        };
+        if writeln!(stdout, "{json}").is_err() {
+            return 2;
+        }
+    } else {
+        print_findings(&report.findings, file, stderr);
         let errors = report
             .findings
             .iter()
@@ -200,13 +220,14 @@ pub fn run_render(
         }
         Err(errors) => {
             let findings: Vec<Finding> = errors.iter().map(template_finding).collect();
-            print_findings(&findings, file, Format::Text, stderr);
+            print_findings(&findings, file, stderr);
             1
         }
     }
 }
 
-/// `spec inject FILE [--app C] [--stage @S] [--image I]`: the injected spec on stdout.
+/// `spec inject FILE [--app C] [--stage @S] [--image I] [--using k=v ...] [--force]`: the
+/// injected spec on stdout; what changed besides the sidecar, on stderr.
 pub fn run_inject(
     file: &Path,
     opts: &InjectOptions,
@@ -218,12 +239,22 @@ pub fn run_inject(
     };
     match inject(&text, opts) {
         Ok(out) => {
-            if stdout.write_all(out.as_bytes()).is_err() {
+            let name = file.display();
+            for f in &out.ignored {
+                let _ = writeln!(stderr, "warning: --force: {}", f.to_text(&name.to_string()));
+            }
+            for n in &out.notes {
+                let _ = writeln!(stderr, "note: {name}: {n}");
+            }
+            if stdout.write_all(out.text.as_bytes()).is_err() {
                 return 2;
             }
             0
         }
         Err(e) => {
+            if let InjectError::Invalid(findings) = &e {
+                print_findings(findings, file, stderr);
+            }
             let _ = writeln!(stderr, "error: {}: {e}", file.display());
             1
         }

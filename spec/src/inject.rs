@@ -2,20 +2,27 @@
 //!
 //! The user's file is never re-serialised: it is parsed (placeholders masked to same-length
 //! text, so templates work too) only to find byte offsets, and new lines are spliced in at
-//! those offsets. So comments, key order, quoting and blank lines all survive. What firn
-//! owns — the `logging-agent` container and the `firn-output` volume — is regenerated as a
-//! whole on every run, which makes a second run a no-op and lets a re-run pick up a changed
-//! `logLevel` or `--stage`.
+//! those offsets ([`splice`]). So comments, key order, quoting and blank lines all survive.
+//! What firn owns — the `logging-agent` container and the `firn-output` volume — is
+//! regenerated as a whole on every run, which makes a second run a no-op and lets a re-run
+//! pick up a changed `logLevel` or `--stage`. Every other change is reported in
+//! [`Injected::notes`].
 
-use crate::template;
-use crate::yaml::{self, Node, YamlError, scalar};
-
+mod splice;
 #[cfg(test)]
 mod tests;
 
+use crate::check::{CheckOptions, check};
+use crate::finding::{Finding, Severity};
+use crate::template::{self, Values};
+use crate::yaml::{self, Node, YamlError, scalar};
+
+use splice::Splice;
+
 /// Name of the sidecar container.
 pub const AGENT: &str = crate::settings::DEFAULT_AGENT;
-/// Image used when none is given: a placeholder in the usual `/db/schema/repo/image:tag` form.
+/// Image used when none is given and the spec has no firn container yet: a placeholder in
+/// the usual `/db/schema/repo/image:tag` form.
 pub const DEFAULT_IMAGE: &str = "/db/schema/repo/firn:latest";
 /// Stage used when none is given and the spec has no `firn-output` volume yet.
 pub const DEFAULT_STAGE: &str = "@firn_stage";
@@ -37,13 +44,37 @@ pub struct InjectOptions {
     pub app: Option<String>,
     /// Stage for the Parquet output, e.g. `@LOGS` or `@db.schema.logs/firn`.
     pub stage: Option<String>,
-    /// Agent image; default [`DEFAULT_IMAGE`].
+    /// Agent image; default: the image of the spec's firn `logging-agent`, else
+    /// [`DEFAULT_IMAGE`].
     pub image: Option<String>,
+    /// Template values for the check that runs first (`--using`).
+    pub values: Values,
+    /// Inject even when `check` finds errors (they are returned in [`Injected::ignored`]).
+    pub force: bool,
+}
+
+/// The injected spec and what inject did besides adding the sidecar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Injected {
+    /// The spec with the sidecar.
+    pub text: String,
+    /// One sentence per change to the user's own parts of the spec (a volume added, a
+    /// `logLevel` made explicit, an existing agent or output volume rewritten), and where
+    /// the app must write its logs. Empty when a re-run changed nothing.
+    pub notes: Vec<String>,
+    /// Error findings of `check` that `force` overrode.
+    pub ignored: Vec<Finding>,
 }
 
 /// Why a spec could not be injected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InjectError {
+    /// `check` finds errors; injecting would copy invalid values into the agent's flags.
+    #[error(
+        "the spec has {} error(s) (`spec check` lists them); fix them, or pass --force to inject anyway",
+        .0.len()
+    )]
+    Invalid(Vec<Finding>),
     /// The text is not YAML.
     #[error("cannot inject into a file that is not valid YAML: {0}; run `spec check` for details")]
     Yaml(#[from] YamlError),
@@ -152,86 +183,25 @@ fn scalar_of<'n>(node: &'n Node, key: &str) -> Option<&'n str> {
     node.get(key).and_then(|v| v.as_scalar()).map(|(s, _)| s)
 }
 
-/// One text edit: replace `start..end` of the original with `text`.
-#[derive(Debug)]
-struct Edit {
-    start: usize,
-    end: usize,
-    text: String,
-}
-
-/// Byte offset of the start of the line holding `offset`.
-fn line_start(text: &str, offset: usize) -> usize {
-    text[..offset].rfind('\n').map_or(0, |i| i + 1)
-}
-
-/// Byte offset just after the line on which a node ending at `offset` ends.
-fn after_line(text: &str, offset: usize) -> usize {
-    if offset > 0 && text.as_bytes().get(offset - 1) == Some(&b'\n') {
-        return offset;
-    }
-    text[offset..]
-        .find('\n')
-        .map_or(text.len(), |i| offset + i + 1)
-}
-
-/// Column (0-based, bytes = spaces) of the `-` introducing a block sequence item. The item
-/// may start on a later line than its dash (`-` alone, or `- # comment`), so earlier lines
-/// are searched while they hold nothing but the dash, blanks and comments.
-fn dash_col(text: &str, item: &Node) -> usize {
-    dash(text, item).0
-}
-
-/// Byte offset of the start of the line holding an item's `-`: where a replacement starts.
-fn item_start(text: &str, item: &Node) -> usize {
-    dash(text, item).1
-}
-
-fn dash(text: &str, item: &Node) -> (usize, usize) {
-    let mut end = item.start.offset;
-    loop {
-        let ls = line_start(text, end);
-        let line = &text[ls..end];
-        let code = line.split(" #").next().unwrap_or(line);
-        let code = if code.trim_start().starts_with('#') {
-            ""
-        } else {
-            code
-        };
-        if let Some(i) = code.rfind('-') {
-            return (i, ls);
-        }
-        if !code.trim().is_empty() || ls == 0 {
-            let ls = line_start(text, item.start.offset);
-            return (item.start.offset - ls, ls);
-        }
-        end = ls - 1;
+/// A YAML value for `s`: a template placeholder as written, anything else as a scalar.
+fn value(s: &str) -> String {
+    if s.contains("{{") {
+        s.to_string()
+    } else {
+        scalar(s)
     }
 }
 
-fn col(text: &str, node: &Node) -> usize {
-    node.start.offset - line_start(text, node.start.offset)
-}
-
-/// Add the firn sidecar to `text`. The result passes `spec check` whenever the input does.
+/// Add the firn sidecar to `text`. Unless `opts.force`, the spec must pass `check` first;
+/// the result passes `check` whenever the input does.
 ///
 /// # Errors
-/// [`InjectError`] when the file is not YAML, lacks `spec.containers`, uses flow style where
-/// inject must add lines, or the choice of app container is ambiguous.
-pub fn inject(text: &str, opts: &InjectOptions) -> Result<String, InjectError> {
-    // YAML treats a lone CR as a line break; the splicing below only knows LF and CRLF.
-    if let Some(i) = text
-        .as_bytes()
-        .windows(2)
-        .position(|w| w[0] == b'\r' && w[1] != b'\n')
-        .or_else(|| text.ends_with('\r').then(|| text.len() - 1))
-    {
-        let (line, _) = template::line_col(text, i);
-        return Err(InjectError::Shape {
-            line,
-            message: "the file uses bare CR line breaks; convert it to LF or CRLF".into(),
-        });
-    }
+/// [`InjectError::Invalid`] with `check`'s error findings; otherwise when the file is not
+/// YAML, lacks `spec.containers`, uses flow style where inject must add lines, or the
+/// choice of app container is ambiguous.
+pub fn inject(text: &str, opts: &InjectOptions) -> Result<Injected, InjectError> {
+    let ignored = precheck(text, opts)?;
+    refuse_bare_cr(text)?;
     let masked = template::mask(text);
     let Some(root) = yaml::parse(&masked)? else {
         return Err(InjectError::Shape {
@@ -239,79 +209,188 @@ pub fn inject(text: &str, opts: &InjectOptions) -> Result<String, InjectError> {
             message: "the file is empty; start with `spec:` and `containers:`".into(),
         });
     };
-    block_map(&root, "the document")?;
-    let spec = root
-        .get("spec")
-        .ok_or_else(|| shape(&root, "the document has no `spec`"))?;
-    let spec_entries = block_map(spec, "`spec`")?;
-    let (containers_key, containers) = spec
-        .entry("containers")
-        .ok_or_else(|| shape(spec, "`spec` has no `containers`"))?;
-    let items = block_seq(containers, "`spec.containers`")?;
-    let seq_indent = dash_col(text, &items[0]).saturating_sub(col(text, containers_key));
-    let pad = |n: usize| " ".repeat(n);
-
-    let agent_item = items.iter().find(|c| scalar_of(c, "name") == Some(AGENT));
-    if let Some(a) = agent_item {
-        let image = scalar_of(a, "image").unwrap_or("");
-        if !image.contains("firn") {
-            return Err(InjectError::AgentNameTaken {
-                image: image.to_string(),
-            });
-        }
-    }
-    let names: Vec<&str> = items
-        .iter()
-        .filter_map(|c| scalar_of(c, "name"))
-        .filter(|n| *n != AGENT)
-        .collect();
-    let app_name = match &opts.app {
-        Some(a) if names.contains(&a.as_str()) => a.clone(),
+    let doc = Doc::new(text, &root)?;
+    let app = doc.app(opts)?;
+    let mut notes = Vec::new();
+    let mut splice = Splice::new(text, doc.seq_indent);
+    // Edits at one offset apply in the order they are made, so they are made in file
+    // order: app mounts, the agent (after the last container), volumes, exporters.
+    let log_volume = doc.log_volume(app, &mut splice, &mut notes)?;
+    let agent = doc.agent_block(opts, &log_volume, &splice);
+    match doc.agent {
         Some(a) => {
-            return Err(InjectError::UnknownApp {
-                name: a.clone(),
-                known: names.join(", "),
-            });
+            if splice.replace_item(a, &doc.containers[0], &agent) {
+                notes.push(format!(
+                    "rewrote the existing `{AGENT}` container: its command, args, volume mounts and resources are firn's (image {})",
+                    if opts.image.is_some() { "from --image" } else { "kept" }
+                ));
+            }
         }
-        None if names.len() == 1 => names[0].to_string(),
-        None => return Err(InjectError::AmbiguousApp(names.join(", "))),
-    };
-    let app = items
-        .iter()
-        .find(|c| scalar_of(c, "name") == Some(app_name.as_str()))
-        .ok_or_else(|| shape(containers, "app container vanished"))?;
-    block_map(app, "the app container")?;
+        None => splice.append_items(doc.containers, &agent),
+    }
+    doc.volumes(opts, &log_volume, &mut splice, &mut notes)?;
+    let block = "eventTableConfig:\n  logLevel: INFO\n";
+    if splice.ensure_key(doc.spec, "logExporters", block)? {
+        notes.push(
+            "added `spec.logExporters.eventTableConfig.logLevel: INFO`: the agent copies the level, and the references disagree on its default (INFO now, NONE before)".into(),
+        );
+    }
+    Ok(Injected {
+        text: splice.finish(),
+        notes,
+        ignored,
+    })
+}
 
-    let volumes = spec.entry("volumes");
-    let vol_items: &[Node] = match volumes {
-        Some((_, v)) if v.is_null() => &[],
-        Some((_, v)) => block_seq(v, "`spec.volumes`")?,
-        None => &[],
-    };
-    let volume = |name: &str| {
-        vol_items
+/// Run `check`; its errors refuse the inject unless `force`.
+fn precheck(text: &str, opts: &InjectOptions) -> Result<Vec<Finding>, InjectError> {
+    let report = check(
+        text,
+        &CheckOptions {
+            values: opts.values.clone(),
+            job: false,
+        },
+    );
+    let errors: Vec<Finding> = report
+        .findings
+        .into_iter()
+        .filter(|f| f.severity == Severity::Error)
+        .collect();
+    match errors.is_empty() || opts.force {
+        true => Ok(errors),
+        false => Err(InjectError::Invalid(errors)),
+    }
+}
+
+/// YAML treats a lone CR as a line break; the splicing only knows LF and CRLF.
+fn refuse_bare_cr(text: &str) -> Result<(), InjectError> {
+    let bare = text
+        .as_bytes()
+        .windows(2)
+        .position(|w| w[0] == b'\r' && w[1] != b'\n')
+        .or_else(|| text.ends_with('\r').then(|| text.len() - 1));
+    match bare {
+        Some(i) => Err(InjectError::Shape {
+            line: template::line_col(text, i).0,
+            message: "the file uses bare CR line breaks; convert it to LF or CRLF".into(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The parts of the parsed spec inject reads or edits.
+struct Doc<'n> {
+    spec: &'n Node,
+    containers: &'n [Node],
+    /// The existing firn `logging-agent` item.
+    agent: Option<&'n Node>,
+    volumes: &'n [Node],
+    seq_indent: usize,
+}
+
+impl<'n> Doc<'n> {
+    fn new(text: &'n str, root: &'n Node) -> Result<Self, InjectError> {
+        block_map(root, "the document")?;
+        let spec = root
+            .get("spec")
+            .ok_or_else(|| shape(root, "the document has no `spec`"))?;
+        block_map(spec, "`spec`")?;
+        let (containers_key, containers_node) = spec
+            .entry("containers")
+            .ok_or_else(|| shape(spec, "`spec` has no `containers`"))?;
+        let containers = block_seq(containers_node, "`spec.containers`")?;
+        let key_col =
+            containers_key.start.offset - splice::line_start(text, containers_key.start.offset);
+        let seq_indent = splice::dash(text, &containers[0]).0.saturating_sub(key_col);
+        let agent = containers
+            .iter()
+            .find(|c| scalar_of(c, "name") == Some(AGENT));
+        if let Some(a) = agent {
+            let image = scalar_of(a, "image").unwrap_or("");
+            if !image.contains("firn") {
+                return Err(InjectError::AgentNameTaken {
+                    image: image.to_string(),
+                });
+            }
+        }
+        let volumes = match spec.get("volumes") {
+            Some(v) if !v.is_null() => block_seq(v, "`spec.volumes`")?,
+            _ => &[],
+        };
+        Ok(Self {
+            spec,
+            containers,
+            agent,
+            volumes,
+            seq_indent,
+        })
+    }
+
+    fn volume(&self, name: &str) -> Option<&'n Node> {
+        self.volumes
             .iter()
             .find(|v| scalar_of(v, "name") == Some(name))
-    };
+    }
 
-    // Edits at one offset are applied in creation order, so they are made in file order:
-    // app mounts, then the agent (after the last container), then volumes, then exporters.
-    let mut edits = Vec::new();
-    let mut late = Vec::new();
+    /// The app container: `--app`, or the only container other than the agent.
+    fn app(&self, opts: &InjectOptions) -> Result<&'n Node, InjectError> {
+        let names: Vec<&str> = self
+            .containers
+            .iter()
+            .filter_map(|c| scalar_of(c, "name"))
+            .filter(|n| *n != AGENT)
+            .collect();
+        let name = match &opts.app {
+            Some(a) if names.contains(&a.as_str()) => a.as_str(),
+            Some(a) => {
+                return Err(InjectError::UnknownApp {
+                    name: a.clone(),
+                    known: names.join(", "),
+                });
+            }
+            None if names.len() == 1 => names[0],
+            None => return Err(InjectError::AmbiguousApp(names.join(", "))),
+        };
+        let app = self
+            .containers
+            .iter()
+            .find(|c| scalar_of(c, "name") == Some(name))
+            .ok_or_else(|| shape(self.spec, "app container vanished"))?;
+        block_map(app, "the app container")?;
+        Ok(app)
+    }
 
-    // The log volume: reuse a `local` volume the app already mounts, else ours.
-    let app_mounts: &[Node] = match app.get("volumeMounts") {
-        Some(m) if m.is_null() => &[],
-        Some(m) => block_seq(m, "the app's `volumeMounts`")?,
-        None => &[],
-    };
-    let reused = app_mounts
-        .iter()
-        .filter_map(|m| scalar_of(m, "name"))
-        .find(|n| volume(n).and_then(|v| scalar_of(v, "source")) == Some("local"));
-    let log_volume = reused.unwrap_or(LOG_VOLUME).to_string();
-    if reused.is_none() {
-        if let Some(v) = volume(LOG_VOLUME)
+    /// The log volume: a `local` volume the app already mounts, else [`LOG_VOLUME`],
+    /// mounted in the app at [`LOG_DIR`].
+    fn log_volume(
+        &self,
+        app: &Node,
+        splice: &mut Splice<'_>,
+        notes: &mut Vec<String>,
+    ) -> Result<String, InjectError> {
+        let app_name = scalar_of(app, "name").unwrap_or_default();
+        let mounts: &[Node] = match app.get("volumeMounts") {
+            Some(m) if !m.is_null() => block_seq(m, "the app's `volumeMounts`")?,
+            _ => &[],
+        };
+        let reused = mounts.iter().find(|m| {
+            scalar_of(m, "name")
+                .and_then(|n| self.volume(n))
+                .and_then(|v| scalar_of(v, "source"))
+                == Some("local")
+        });
+        if let Some(m) = reused {
+            let name = scalar_of(m, "name").unwrap_or_default();
+            let at = scalar_of(m, "mountPath").unwrap_or_default();
+            // Said once, when inject picks the user's volume; firn's own needs no word.
+            if name != LOG_VOLUME {
+                notes.push(format!(
+                "the agent reads `*.log` files from volume `{name}`, which `{app_name}` mounts at {at}"
+            ));
+            }
+            return Ok(name.to_string());
+        }
+        if let Some(v) = self.volume(LOG_VOLUME)
             && scalar_of(v, "source") != Some("local")
         {
             return Err(shape(
@@ -319,230 +398,113 @@ pub fn inject(text: &str, opts: &InjectOptions) -> Result<String, InjectError> {
                 format!("volume `{LOG_VOLUME}` exists but is not `source: local`; rename it"),
             ));
         }
-        let mount = format!("- name: {log_volume}\n  mountPath: {LOG_DIR}\n");
-        match app.entry("volumeMounts") {
-            Some((_, m)) if !app_mounts.is_empty() => {
-                let d = dash_col(text, &app_mounts[0]);
-                edits.push(Edit {
-                    start: after_line(text, m.end.offset),
-                    end: after_line(text, m.end.offset),
-                    text: indent(&mount, d),
-                });
-            }
-            Some((k, _)) => {
-                let at = after_line(text, k.end.offset);
-                let kc = col(text, k);
-                edits.push(Edit {
-                    start: line_start(text, k.start.offset),
-                    end: at,
-                    text: format!(
-                        "{}volumeMounts:\n{}",
-                        pad(kc),
-                        indent(&mount, kc + seq_indent)
-                    ),
-                });
+        let mount = format!("- name: {LOG_VOLUME}\n  mountPath: {LOG_DIR}\n");
+        splice.ensure_items(app, "volumeMounts", &mount, "the app's `volumeMounts`")?;
+        notes.push(format!(
+            "mounted volume `{LOG_VOLUME}` in `{app_name}` at {LOG_DIR}: the app must write its log files (`*.log`) there"
+        ));
+        Ok(LOG_VOLUME.to_string())
+    }
+
+    /// `spec.volumes`: the log volume when it is new, and `firn-output` regenerated whole.
+    fn volumes(
+        &self,
+        opts: &InjectOptions,
+        log_volume: &str,
+        splice: &mut Splice<'_>,
+        notes: &mut Vec<String>,
+    ) -> Result<(), InjectError> {
+        let stage = self.stage(opts)?;
+        let output = format!(
+            "- name: {OUTPUT_VOLUME}\n  source: stage\n  stageConfig:\n    name: {}\n  uid: {FIRN_UID}\n  gid: {FIRN_UID}\n",
+            scalar(&stage)
+        );
+        let mut new = String::new();
+        if log_volume == LOG_VOLUME && self.volume(LOG_VOLUME).is_none() {
+            new.push_str(&format!("- name: {LOG_VOLUME}\n  source: local\n"));
+            notes.push(format!("added volume `{LOG_VOLUME}` (source: local)"));
+        }
+        let what = format!(
+            "volume `{OUTPUT_VOLUME}` (Stage Mount v2 on {stage}, uid/gid {FIRN_UID}: the firn image's user)"
+        );
+        match self.volume(OUTPUT_VOLUME) {
+            Some(v) => {
+                if splice.replace_item(v, &self.volumes[0], &output) {
+                    notes.push(format!("rewrote {what}"));
+                }
             }
             None => {
-                let first_key = &block_map(app, "the app container")?[0].0;
-                let c = col(text, first_key);
-                let at = after_line(text, app.end.offset);
-                edits.push(Edit {
-                    start: at,
-                    end: at,
-                    text: format!(
-                        "{}volumeMounts:\n{}",
-                        pad(c),
-                        indent(&mount, c + seq_indent)
-                    ),
-                });
+                new.push_str(&output);
+                notes.push(format!("added {what}"));
             }
         }
-    }
-
-    // Stage: --stage, else the one already configured, else the default.
-    let existing_stage = volume(OUTPUT_VOLUME)
-        .and_then(|v| v.get("stageConfig"))
-        .and_then(|s| scalar_of(s, "name"));
-    let stage = opts
-        .stage
-        .clone()
-        .or_else(|| existing_stage.map(str::to_string))
-        .unwrap_or_else(|| DEFAULT_STAGE.to_string());
-    if !stage.starts_with('@') || stage.len() < 2 {
-        return Err(InjectError::BadStage(stage));
-    }
-
-    // Volumes: ours are regenerated whole; the log volume is only added when missing.
-    let mut new_vols = String::new();
-    if reused.is_none() && volume(LOG_VOLUME).is_none() {
-        new_vols.push_str(&format!("- name: {LOG_VOLUME}\n  source: local\n"));
-    }
-    let out_vol = format!(
-        "- name: {OUTPUT_VOLUME}\n  source: stage\n  stageConfig:\n    name: {}\n  uid: {FIRN_UID}\n  gid: {FIRN_UID}\n",
-        scalar(&stage)
-    );
-    let spec_key_col = col(text, &spec_entries[0].0);
-    match (volume(OUTPUT_VOLUME), vol_items.first()) {
-        (Some(v), Some(first)) => {
-            let d = dash_col(text, first);
-            let start = item_start(text, v);
-            late.push(Edit {
-                start,
-                end: after_line(text, v.end.offset),
-                text: indent(&out_vol, d),
-            });
+        if !new.is_empty() {
+            splice.ensure_items(self.spec, "volumes", &new, "`spec.volumes`")?;
         }
-        _ => new_vols.push_str(&out_vol),
-    }
-    if !new_vols.is_empty() {
-        match (volumes, vol_items.last()) {
-            (Some(_), Some(last)) => {
-                let d = dash_col(text, &vol_items[0]);
-                let at = after_line(text, last.end.offset);
-                late.push(Edit {
-                    start: at,
-                    end: at,
-                    text: indent(&new_vols, d),
-                });
-            }
-            (Some((k, _)), None) => {
-                let kc = col(text, k);
-                late.push(Edit {
-                    start: line_start(text, k.start.offset),
-                    end: after_line(text, k.end.offset),
-                    text: format!(
-                        "{}volumes:\n{}",
-                        pad(kc),
-                        indent(&new_vols, kc + seq_indent)
-                    ),
-                });
-            }
-            (None, _) => {
-                let at = after_line(text, spec.end.offset);
-                late.push(Edit {
-                    start: at,
-                    end: at,
-                    text: format!(
-                        "{}volumes:\n{}",
-                        pad(spec_key_col),
-                        indent(&new_vols, spec_key_col + seq_indent)
-                    ),
-                });
-            }
-        }
+        Ok(())
     }
 
-    // logExporters made explicit: the two references disagree on its default (INFO vs NONE).
-    let level = spec
-        .get("logExporters")
-        .and_then(|l| l.get("eventTableConfig"))
-        .and_then(|e| e.get("logLevel"));
-    let level_text = level.map_or_else(|| "INFO".to_string(), |n| original(text, n));
-    if spec.get("logExporters").is_none() {
-        let at = after_line(text, spec.end.offset);
-        let block = "logExporters:\n  eventTableConfig:\n    logLevel: INFO\n";
-        late.push(Edit {
-            start: at,
-            end: at,
-            text: indent(block, spec_key_col),
+    /// `--stage`, else the stage of the existing `firn-output` (either form), else the
+    /// default.
+    fn stage(&self, opts: &InjectOptions) -> Result<String, InjectError> {
+        let existing = self.volume(OUTPUT_VOLUME).and_then(|v| {
+            v.get("stageConfig")
+                .and_then(|s| scalar_of(s, "name"))
+                .or_else(|| scalar_of(v, "source").filter(|s| s.starts_with('@')))
         });
+        let stage = opts
+            .stage
+            .clone()
+            .or_else(|| existing.map(str::to_string))
+            .unwrap_or_else(|| DEFAULT_STAGE.to_string());
+        if !stage.starts_with('@') || stage.len() < 2 {
+            return Err(InjectError::BadStage(stage));
+        }
+        Ok(stage)
     }
-    let groups: Vec<String> = spec
-        .get("platformMonitor")
-        .and_then(|p| p.get("metricConfig"))
-        .and_then(|m| m.get("groups"))
-        .and_then(|g| g.as_seq())
-        .map(|g| g.iter().map(|n| original(text, n)).collect())
-        .unwrap_or_default();
 
-    // The agent container, regenerated whole.
-    let image = opts
-        .image
-        .clone()
-        .unwrap_or_else(|| DEFAULT_IMAGE.to_string());
-    let mut args = vec![
-        "--input".to_string(),
-        format!("{LOG_DIR}/**/*.log"),
-        "--output".into(),
-        OUTPUT_DIR.into(),
-        "--log-level".into(),
-        level_text,
-    ];
-    if !groups.is_empty() {
-        args.push("--metric-groups".into());
-        args.push(groups.join(","));
-    }
-    let s = pad(seq_indent);
-    let mut block = format!(
-        "- name: {AGENT}\n  image: {}\n  command:\n  {s}- firn-agent\n  args:\n",
-        scalar(&image)
-    );
-    for a in &args {
-        let v = if a.contains("{{") {
-            a.clone()
-        } else {
-            scalar(a)
+    /// The agent container, at column 0. Flags are explicit rather than a spec path; the
+    /// level and metric groups are copied from the spec so the sidecar and Snowflake agree.
+    fn agent_block(&self, opts: &InjectOptions, log_volume: &str, splice: &Splice<'_>) -> String {
+        let image = match (&opts.image, self.agent.and_then(|a| a.get("image"))) {
+            (Some(i), _) => value(i),
+            (None, Some(n)) => value(&splice.original(n)),
+            (None, None) => value(DEFAULT_IMAGE),
         };
-        block.push_str(&format!("  {s}- {v}\n"));
-    }
-    block.push_str(&format!("  volumeMounts:\n  {s}- name: {log_volume}\n  {s}  mountPath: {LOG_DIR}\n  {s}- name: {OUTPUT_VOLUME}\n  {s}  mountPath: {OUTPUT_DIR}\n"));
-    block.push_str("  resources:\n    requests:\n      cpu: 100m\n      memory: 128Mi\n    limits:\n      cpu: 500m\n      memory: 512Mi\n");
-    let d = dash_col(text, &items[0]);
-    match agent_item {
-        Some(a) => edits.push(Edit {
-            start: item_start(text, a),
-            end: after_line(text, a.end.offset),
-            text: indent(&block, d),
-        }),
-        None => {
-            let at = after_line(text, items[items.len() - 1].end.offset);
-            edits.push(Edit {
-                start: at,
-                end: at,
-                text: indent(&block, d),
-            });
+        let level = self
+            .spec
+            .get("logExporters")
+            .and_then(|l| l.get("eventTableConfig"))
+            .and_then(|e| e.get("logLevel"))
+            .map_or_else(|| "INFO".to_string(), |n| splice.original(n));
+        let groups: Vec<String> = self
+            .spec
+            .get("platformMonitor")
+            .and_then(|p| p.get("metricConfig"))
+            .and_then(|m| m.get("groups"))
+            .and_then(|g| g.as_seq())
+            .map(|g| g.iter().map(|n| splice.original(n)).collect())
+            .unwrap_or_default();
+        let mut args = vec![
+            "--input".to_string(),
+            format!("{LOG_DIR}/**/*.log"),
+            "--output".into(),
+            OUTPUT_DIR.into(),
+            "--log-level".into(),
+            level,
+        ];
+        if !groups.is_empty() {
+            args.push("--metric-groups".into());
+            args.push(groups.join(","));
         }
-    }
-    edits.append(&mut late);
-    Ok(apply(text, edits))
-}
-
-/// The source text of a scalar node, so a templated value (`{{ level }}`) is kept as is.
-fn original(text: &str, n: &Node) -> String {
-    let raw = text.get(n.start.offset..n.end.offset).unwrap_or("");
-    if raw.contains("{{") {
-        raw.trim().to_string()
-    } else {
-        n.as_scalar()
-            .map_or_else(String::new, |(s, _)| s.to_string())
-    }
-}
-
-fn indent(block: &str, n: usize) -> String {
-    let pad = " ".repeat(n);
-    block.lines().map(|l| format!("{pad}{l}\n")).collect()
-}
-
-fn apply(text: &str, mut edits: Vec<Edit>) -> String {
-    // Keep a CRLF file CRLF throughout.
-    if text.contains("\r\n") {
-        for e in &mut edits {
-            e.text = e.text.replace('\n', "\r\n");
+        let s = " ".repeat(self.seq_indent);
+        let mut block =
+            format!("- name: {AGENT}\n  image: {image}\n  command:\n  {s}- firn-agent\n  args:\n");
+        for a in &args {
+            block.push_str(&format!("  {s}- {}\n", value(a)));
         }
+        block.push_str(&format!("  volumeMounts:\n  {s}- name: {log_volume}\n  {s}  mountPath: {LOG_DIR}\n  {s}- name: {OUTPUT_VOLUME}\n  {s}  mountPath: {OUTPUT_DIR}\n"));
+        block.push_str("  resources:\n    requests:\n      cpu: 100m\n      memory: 128Mi\n    limits:\n      cpu: 500m\n      memory: 512Mi\n");
+        block
     }
-    // Stable: edits at the same offset keep the order they were made in.
-    edits.sort_by_key(|e| e.start);
-    let mut out = String::with_capacity(text.len() + 1024);
-    let mut pos = 0;
-    for e in edits {
-        let start = e.start.max(pos);
-        out.push_str(&text[pos..start]);
-        if !out.is_empty() && !out.ends_with('\n') {
-            out.push('\n');
-        }
-        out.push_str(&e.text);
-        pos = e.end.max(start);
-    }
-    out.push_str(&text[pos..]);
-    out
 }

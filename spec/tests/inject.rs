@@ -33,10 +33,10 @@ fn injected_reference_examples_pass_check_and_are_idempotent() {
             )
             .filter(|s| !s.is_empty()),
             stage: Some("@LOGS".into()),
-            image: None,
+            ..Default::default()
         };
         let once = match inject(&text, &opts) {
-            Ok(o) => o,
+            Ok(o) => o.text,
             // The reference's own `logging-agent` (a different image) is refused on purpose.
             Err(firn_spec::inject::InjectError::AgentNameTaken { .. }) => continue,
             Err(e) => panic!("{}: {e}", path.display()),
@@ -49,7 +49,7 @@ fn injected_reference_examples_pass_check_and_are_idempotent() {
             after.findings
         );
         assert_eq!(
-            inject(&once, &opts).unwrap(),
+            inject(&once, &opts).unwrap().text,
             once,
             "{} not idempotent",
             path.display()

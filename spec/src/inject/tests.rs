@@ -2,7 +2,15 @@ use super::*;
 use crate::check::{CheckOptions, check};
 
 fn inj(text: &str, opts: &InjectOptions) -> String {
-    inject(text, opts).unwrap_or_else(|e| panic!("{e}"))
+    inject(text, opts).unwrap_or_else(|e| panic!("{e}")).text
+}
+
+/// Options that skip the check, for tests of how splicing copes with broken input.
+fn forced() -> InjectOptions {
+    InjectOptions {
+        force: true,
+        ..Default::default()
+    }
 }
 
 fn assert_valid(text: &str) {
@@ -148,7 +156,7 @@ fn flow_style_and_bad_stage_are_clean_errors() {
         Err(InjectError::BadStage(_))
     ));
     assert!(matches!(
-        inject("a: [\n", &InjectOptions::default()),
+        inject("a: [\n", &forced()),
         Err(InjectError::Yaml(_))
     ));
 }
@@ -156,13 +164,22 @@ fn flow_style_and_bad_stage_are_clean_errors() {
 #[test]
 fn templates_are_kept_as_templates() {
     let text = "spec:\n  containers:\n  - name: echo\n    image: repo/echo:{{ tag }}\n  logExporters:\n    eventTableConfig:\n      logLevel: {{ level | default('INFO') }}\n";
-    let out = inj(text, &InjectOptions::default());
+    // The check before inject needs the template's values, as `spec check` does.
+    let opts = InjectOptions {
+        values: crate::template::Values::from_pairs(&["tag=v1"]).unwrap(),
+        ..Default::default()
+    };
+    assert!(matches!(
+        inject(text, &InjectOptions::default()),
+        Err(InjectError::Invalid(f)) if f[0].code == "template-undefined"
+    ));
+    let out = inj(text, &opts);
     assert!(out.contains("image: repo/echo:{{ tag }}"));
     assert!(out.contains("- {{ level | default('INFO') }}"), "{out}");
     let values = crate::template::Values::from_pairs(&["tag=v1", "level=ERROR"]).unwrap();
     let r = check(&out, &CheckOptions { values, job: false });
     assert!(r.is_valid(), "{:#?}", r.findings);
-    assert_eq!(inj(&out, &InjectOptions::default()), out);
+    assert_eq!(inj(&out, &opts), out);
 }
 
 #[test]
@@ -216,10 +233,7 @@ fn crlf_files_stay_crlf_and_bare_cr_is_refused() {
     assert_eq!(inj(&out, &InjectOptions::default()), out);
     // Regression: fuzz crash-3ef638e6, a run of bare CRs inside a key.
     assert!(matches!(
-        inject(
-            "spec:\n  containers:\n  - na\r\r\r\n",
-            &InjectOptions::default()
-        ),
+        inject("spec:\n  containers:\n  - na\r\r\r\n", &forced()),
         Err(InjectError::Shape { .. })
     ));
 }
@@ -253,7 +267,7 @@ fn non_mapping_items_are_refused() {
     // Regression: fuzz crash-ce205265, a volume item that is a bare scalar on the next line.
     let text = "spec:\n  containers:\n  - name: a\n    image: b\n  volumes:\n  - \n    junk\n";
     assert!(matches!(
-        inject(text, &InjectOptions::default()),
+        inject(text, &forced()),
         Err(InjectError::Shape { .. })
     ));
 }
@@ -262,7 +276,7 @@ fn non_mapping_items_are_refused() {
 fn aliases_in_edited_structures_are_refused() {
     let text = "x: &c\n- name: a\n  image: b\nspec:\n  containers: *c\n";
     assert!(matches!(
-        inject(text, &InjectOptions::default()),
+        inject(text, &forced()),
         Err(InjectError::Shape { .. })
     ));
 }
