@@ -217,10 +217,18 @@ pub struct OutputArgs {
     pub agent_id: Option<String>,
 }
 
-fn parse_size_arg(s: &str) -> Result<u64, String> {
-    firn_schemas::units::parse_size(s).map_err(|e| e.to_string())
+/// A size flag: `16KiB`, `8MiB`, `100` (bytes).
+///
+/// # Errors
+/// When `s` is not a size.
+pub fn parse_size_arg(s: &str) -> Result<u64, firn_schemas::units::UnitError> {
+    firn_schemas::units::parse_size(s)
 }
 
-fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
-    firn_schemas::units::parse_duration(s).map_err(|e| e.to_string())
+/// A duration flag: `250ms`, `60s`, `5m`. The one parser every duration flag uses.
+///
+/// # Errors
+/// When `s` is not a duration.
+pub fn parse_duration_arg(s: &str) -> Result<std::time::Duration, firn_schemas::units::UnitError> {
+    firn_schemas::units::parse_duration(s)
 }

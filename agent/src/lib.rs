@@ -11,6 +11,7 @@ pub mod level_filter;
 pub mod once;
 pub mod pipeline;
 pub mod resource;
+pub mod row_mapper;
 pub mod run;
 pub mod shutdown;
 pub mod spec_config;

@@ -93,7 +93,17 @@ async fn run_async(cfg: &AgentConfig, counters: &Arc<Counters>) -> anyhow::Resul
         ));
     }
     // Captured output: a wrapped app (-- COMMAND) or stdin.
-    sources.extend(crate::capture::spawn_sources(cfg, &tx, counters, &shutdown));
+    let settings = crate::capture::StreamSettings {
+        max_line_bytes: cfg.max_line_bytes,
+        long_lines: cfg.long_lines,
+    };
+    sources.extend(crate::capture::spawn_sources(
+        &cfg.capture,
+        settings,
+        &tx,
+        counters,
+        &shutdown,
+    ));
     if sources.is_empty() {
         drop(tx);
         let _ = tokio::task::spawn_blocking(move || sink.join()).await;

@@ -28,6 +28,33 @@ fn explicit(m: &ArgMatches, id: &str) -> bool {
     )
 }
 
+/// The one rule for a setting both a flag and the spec give: the flag when given explicitly
+/// (on the command line or in its environment variable), else the spec's value (with where
+/// in the spec it stood), else the flag's default, unreported. `id` is the clap argument id
+/// and the flag's spelling.
+fn explicit_or_spec<T>(
+    m: &ArgMatches,
+    (id, flag): (&'static str, &str),
+    value: &mut T,
+    from_spec: Option<(T, String)>,
+    show: impl Fn(&T) -> String,
+) -> Option<Origin> {
+    if explicit(m, id) {
+        return Some(Origin {
+            name: id,
+            value: show(value),
+            source: flag.into(),
+        });
+    }
+    let (v, source) = from_spec?;
+    *value = v;
+    Some(Origin {
+        name: id,
+        value: show(value),
+        source,
+    })
+}
+
 /// Reads `cli.spec.spec`, checks it, and fills in every setting the user did not give
 /// explicitly. Returns where each setting came from.
 ///
@@ -54,75 +81,50 @@ pub fn apply(cli: &mut Cli, m: &ArgMatches) -> anyhow::Result<Vec<Origin>> {
     let settings = firn_spec::agent_settings(&valid, Some(&cli.spec.container))?;
     let mut out = Vec::new();
 
-    if explicit(m, "log_level") {
-        out.push(Origin {
-            name: "log_level",
-            value: cli.input.log_level.as_str().into(),
-            source: "--log-level".into(),
-        });
-    } else {
-        let level = match settings.log_level.value {
-            firn_spec::model::LogLevel::Info => LogLevel::Info,
-            firn_spec::model::LogLevel::Error => LogLevel::Error,
-            firn_spec::model::LogLevel::None => LogLevel::None,
-        };
-        cli.input.log_level = level;
-        out.push(Origin {
-            name: "log_level",
-            value: level.as_str().into(),
-            source: settings.log_level.source.clone(),
-        });
-    }
-
-    if explicit(m, "metric_groups") {
-        out.push(Origin {
-            name: "metric_groups",
-            value: cli.spec.metric_groups.join(","),
-            source: "--metric-groups".into(),
-        });
-    } else {
-        cli.spec.metric_groups = settings.metric_groups.value.clone();
-        out.push(Origin {
-            name: "metric_groups",
-            value: cli.spec.metric_groups.join(","),
-            source: settings.metric_groups.source.clone(),
-        });
-    }
-
-    if explicit(m, "inputs") {
-        out.push(Origin {
-            name: "inputs",
-            value: cli.input.inputs.join(" "),
-            source: "--input".into(),
-        });
-    } else if !settings.watch.is_empty() {
-        cli.input.inputs = settings.watch.iter().map(|w| w.value.clone()).collect();
-        out.push(Origin {
-            name: "inputs",
-            value: cli.input.inputs.join(" "),
-            source: settings
+    let level = settings.log_level.clone();
+    out.extend(explicit_or_spec(
+        m,
+        ("log_level", "--log-level"),
+        &mut cli.input.log_level,
+        Some((LogLevel::from(level.value), level.source)),
+        |l| l.as_str().into(),
+    ));
+    let groups = settings.metric_groups.clone();
+    out.extend(explicit_or_spec(
+        m,
+        ("metric_groups", "--metric-groups"),
+        &mut cli.spec.metric_groups,
+        Some((groups.value, groups.source)),
+        |g| g.join(","),
+    ));
+    let watch = (!settings.watch.is_empty()).then(|| {
+        (
+            settings.watch.iter().map(|w| w.value.clone()).collect(),
+            settings
                 .watch
                 .iter()
                 .map(|w| w.source.as_str())
                 .collect::<Vec<_>>()
                 .join(" "),
-        });
-    }
-
-    if explicit(m, "output") {
-        out.push(Origin {
-            name: "output",
-            value: cli.output.output.display().to_string(),
-            source: "--output".into(),
-        });
-    } else if let Some(dir) = &settings.output_dir {
-        cli.output.output = PathBuf::from(&dir.value);
-        out.push(Origin {
-            name: "output",
-            value: dir.value.clone(),
-            source: dir.source.clone(),
-        });
-    }
+        )
+    });
+    out.extend(explicit_or_spec(
+        m,
+        ("inputs", "--input"),
+        &mut cli.input.inputs,
+        watch,
+        |i| i.join(" "),
+    ));
+    out.extend(explicit_or_spec(
+        m,
+        ("output", "--output"),
+        &mut cli.output.output,
+        settings
+            .output_dir
+            .as_ref()
+            .map(|d| (PathBuf::from(&d.value), d.source.clone())),
+        |p| p.display().to_string(),
+    ));
 
     for (what, amounts) in [
         ("requests", &settings.requests),

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::cli::parse_duration_arg;
+
 /// Capturing an app's stdout and stderr.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Capture")]
@@ -57,8 +59,4 @@ pub struct CaptureArgs {
     /// becomes its parent, forwards signals to it and exits with its exit code.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
-}
-
-fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
-    firn_schemas::units::parse_duration(s).map_err(|e| e.to_string())
 }

@@ -35,48 +35,21 @@ use tokio::task::JoinHandle;
 
 pub use config::{CaptureConfig, CaptureConfigError, CaptureMode};
 
-use crate::config::AgentConfig;
 use crate::file_tail::lines::LongLines;
 use crate::level_filter::LogLevel;
 use crate::pipeline::Sender;
 use crate::shutdown::Shutdown;
 use crate::telemetry::Counters;
 
-/// A captured stream, as in `RECORD_ATTRIBUTES."log.iostream"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
-    /// Standard output: unstructured lines are INFO.
-    Stdout,
-    /// Standard error: unstructured lines are ERROR; the only stream `logLevel: ERROR` keeps.
-    Stderr,
-}
-
-impl Stream {
-    /// `stdout` or `stderr`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Stdout => "stdout",
-            Self::Stderr => "stderr",
-        }
-    }
-}
-
-impl std::str::FromStr for Stream {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "stdout" => Ok(Self::Stdout),
-            "stderr" => Ok(Self::Stderr),
-            _ => Err(format!("unknown stream {s:?}: use stdout or stderr")),
-        }
-    }
-}
+pub use crate::level_filter::Stream;
 
 /// Line limits shared with the file inputs (`--max-line-bytes`, `--long-lines`).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct StreamSettings {
-    max_line_bytes: usize,
-    long_lines: LongLines,
+pub struct StreamSettings {
+    /// Longest line, bytes.
+    pub max_line_bytes: usize,
+    /// What happens to longer ones.
+    pub long_lines: LongLines,
 }
 
 impl StreamSettings {
@@ -98,20 +71,18 @@ impl StreamSettings {
 /// A running source: its name and its task, which yields a wrapped app's exit code.
 pub type Source = (&'static str, JoinHandle<anyhow::Result<Option<u8>>>);
 
-/// Starts the capture sources `cfg.capture` asks for (none, the wrapped app, or stdin).
+/// Starts the capture sources `cfg` asks for (none, the wrapped app, or stdin), cutting
+/// lines as `settings` say.
 pub fn spawn_sources(
-    cfg: &AgentConfig,
+    cfg: &CaptureConfig,
+    settings: StreamSettings,
     tx: &Sender,
     counters: &Arc<Counters>,
     shutdown: &Shutdown,
 ) -> Vec<Source> {
-    let capture = Arc::new(cfg.capture.clone());
-    let settings = StreamSettings {
-        max_line_bytes: cfg.max_line_bytes,
-        long_lines: cfg.long_lines,
-    };
+    let capture = Arc::new(cfg.clone());
     let (tx, counters, shutdown) = (tx.clone(), counters.clone(), shutdown.clone());
-    match &cfg.capture.mode {
+    match &cfg.mode {
         CaptureMode::Off => Vec::new(),
         CaptureMode::Wrap { program, args } => vec![(
             "wrapped app",

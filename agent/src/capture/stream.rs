@@ -6,16 +6,16 @@ use std::borrow::Cow;
 use std::io::Write;
 use std::time::Duration;
 
-use firn_schemas::{JsonText, ObjectWriter, Severity, parquet_sink::naming::now_ns};
+use firn_schemas::parquet_sink::naming::now_ns;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::Stream;
 use crate::file_tail::lines::{Dropped, LinePos, LineSplitter, LongLines, RawLine};
-use crate::level_filter::{LogLevel, Origin};
+use crate::level_filter::{LogLevel, Source};
 use crate::pipeline::{ChunkBuilder, Msg, Sender};
-use crate::structured;
+use crate::row_mapper::{DecodedLine, LineFlags, RowAttrs, RowMapper};
 use crate::telemetry::Counters;
 
 /// A pipe holds 64 KiB on Linux: reading that much at once empties it in one call.
@@ -30,63 +30,18 @@ const PARTIAL_LINE_IDLE: Duration = Duration::from_millis(500);
 /// first. A deadline in the past stops it at once.
 pub(crate) type StopAt = watch::Receiver<Option<Instant>>;
 
-/// RECORD_ATTRIBUTES of one stream's rows, built once.
-#[derive(Debug, Clone)]
-pub(crate) struct StreamAttrs {
-    plain: JsonText,
-    truncated: JsonText,
-    split: JsonText,
-    invalid_utf8: JsonText,
-}
-
-impl StreamAttrs {
-    pub(crate) fn new(stream: Stream) -> Self {
-        let with = |flag: &str| {
-            let mut o = ObjectWriter::new();
-            o.string("log.iostream", stream.as_str());
-            if !flag.is_empty() {
-                o.raw(flag, "true");
-            }
-            o.finish()
-        };
-        Self {
-            plain: with(""),
-            truncated: with("log.record.truncated"),
-            split: with("log.record.split"),
-            invalid_utf8: with("log.record.invalid_utf8"),
-        }
-    }
-}
-
-/// How lines of one stream become rows.
+/// How lines of one stream become rows: the shared [`RowMapper`], as a captured stream.
 #[derive(Debug, Clone)]
 pub(crate) struct LineRules {
     pub(crate) stream: Stream,
-    pub(crate) level: LogLevel,
-    pub(crate) attrs: StreamAttrs,
+    mapper: RowMapper,
 }
 
 impl LineRules {
     pub(crate) fn new(stream: Stream, level: LogLevel) -> Self {
         Self {
             stream,
-            level,
-            attrs: StreamAttrs::new(stream),
-        }
-    }
-
-    fn origin(&self) -> Origin {
-        match self.stream {
-            Stream::Stdout => Origin::Stdout,
-            Stream::Stderr => Origin::Stderr,
-        }
-    }
-
-    /// Severity of an unstructured line (SPCS.md §3): stdout INFO, stderr ERROR.
-    fn default_severity(&self) -> Severity {
-        match self.stream {
-            Stream::Stdout => Severity::Info,
-            Stream::Stderr => Severity::Error,
+            mapper: RowMapper::new(Source::Captured, level, RowAttrs::captured()),
         }
     }
 
@@ -99,54 +54,31 @@ impl LineRules {
         counters: &Counters,
     ) {
         Counters::add(&counters.lines_read_total, 1);
-        if self.level == LogLevel::None {
+        let flags = LineFlags {
+            truncated: l.truncated,
+            split: l.split,
+            invalid_utf8: false,
+        };
+        if self.mapper.exports_nothing() {
             // Nothing is exported: skip decoding and parsing altogether.
+            flags.count(counters);
             Counters::add(&counters.log_rows_filtered_total, 1);
             return;
         }
         let text = l.text();
-        let invalid = matches!(text, Cow::Owned(_));
-        let attrs = if invalid {
-            &self.attrs.invalid_utf8
-        } else if l.truncated {
-            &self.attrs.truncated
-        } else if l.split {
-            &self.attrs.split
-        } else {
-            &self.attrs.plain
+        let flags = LineFlags {
+            invalid_utf8: matches!(text, Cow::Owned(_)),
+            ..flags
         };
-        // A truncated or split line is a fragment: JSON cut short is not a record.
-        let parsed = if l.truncated || l.split {
-            None
-        } else {
-            structured::parse(&text)
+        flags.count(counters);
+        let line = DecodedLine {
+            text: &text,
+            stream: Some(self.stream),
+            ts: None,
+            severity: None,
+            flags,
         };
-        let default = self.default_severity();
-        let admitted = match &parsed {
-            // The stream decides, as on the platform; a structured record may also qualify
-            // by its own severity (ERROR/FATAL on stdout).
-            Some(s) => {
-                self.level.admits(self.origin(), Some(default))
-                    || self.level.admits(Origin::Record, s.severity)
-            }
-            None => self.level.admits(self.origin(), Some(default)),
-        };
-        if !admitted {
-            Counters::add(&counters.log_rows_filtered_total, 1);
-            return;
-        }
-        if invalid {
-            Counters::add(&counters.invalid_utf8_lines_total, 1);
-        }
-        if l.truncated {
-            Counters::add(&counters.lines_truncated_total, 1);
-        } else if l.split {
-            Counters::add(&counters.lines_split_total, 1);
-        }
-        match parsed {
-            None => chunk.push(&text, ts, default.record(), Some(attrs), None),
-            Some(s) => s.push_row(chunk, attrs, default, ts),
-        }
+        self.mapper.push(&line, ts, chunk, counters);
     }
 }
 

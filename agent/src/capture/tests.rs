@@ -416,3 +416,17 @@ fn bad_flags_are_named() {
     assert!(crate::cli::Cli::try_parse_from(["firn-agent", "--stdin", "--", "app"]).is_err());
     assert!(crate::cli::Cli::try_parse_from(["firn-agent", "--log-level", "DEBUG"]).is_err());
 }
+
+/// The same record as in `a_warn_record_on_a_cri_stderr_line_is_kept_at_error_as_when_captured`
+/// (file_tail/decode/tests.rs), captured: the two paths agree.
+#[test]
+fn a_warn_record_on_stderr_is_kept_at_error_as_when_read_from_a_cri_file() {
+    let (err, _) = push(
+        Stream::Stderr,
+        LogLevel::Error,
+        &[br#"{"body":"slow disk","severity_text":"WARN"}"#],
+    );
+    assert_eq!(err.len(), 1);
+    assert_eq!(err[0].0, "slow disk");
+    assert_eq!(err[0].2, Severity::Warn.record().as_str());
+}

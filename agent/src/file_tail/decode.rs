@@ -8,12 +8,12 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use firn_schemas::{JsonText, ObjectWriter, Severity};
 use regex::Regex;
 
 use super::lines::{LinePos, RawLine};
-use crate::level_filter::{LogLevel, Origin};
+use crate::level_filter::{LogLevel, Source, Stream};
 use crate::pipeline::ChunkBuilder;
+use crate::row_mapper::{DecodedLine, LineFlags as Flags, RowAttrs, RowMapper};
 use crate::structured;
 use crate::telemetry::Counters;
 
@@ -35,18 +35,21 @@ pub enum Format {
     Docker,
 }
 
+/// A `--format` that does not exist.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown format {0:?}: use auto, plain, json, cri or docker")]
+pub struct UnknownFormat(pub String);
+
 impl std::str::FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownFormat;
+    fn from_str(s: &str) -> Result<Self, UnknownFormat> {
         match s {
             "auto" => Ok(Self::Auto),
             "plain" | "text" => Ok(Self::Plain),
             "json" => Ok(Self::Json),
             "cri" => Ok(Self::Cri),
             "docker" => Ok(Self::Docker),
-            _ => Err(format!(
-                "unknown format {s:?}: use auto, plain, json, cri or docker"
-            )),
+            _ => Err(UnknownFormat(s.to_string())),
         }
     }
 }
@@ -62,84 +65,6 @@ pub struct DecodeConfig {
     pub level: LogLevel,
     /// Longest record (a joined record is cut there and marked truncated).
     pub max_record_bytes: usize,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stream {
-    Stdout,
-    Stderr,
-}
-
-/// RECORD_ATTRIBUTES of a file's rows, built once per file: `log.file.path`, with
-/// `log.iostream` for runtime logs and a flag when the record was altered.
-#[derive(Debug, Clone)]
-pub struct FileAttrs {
-    /// [stream: none, stdout, stderr][flag: none, truncated, split, invalid_utf8]
-    table: [[JsonText; 4]; 3],
-}
-
-const FLAGS: [&str; 4] = [
-    "",
-    "log.record.truncated",
-    "log.record.split",
-    "log.record.invalid_utf8",
-];
-
-impl FileAttrs {
-    /// The attributes of `path`'s rows.
-    pub fn new(path: &std::path::Path) -> Self {
-        let p = path.to_string_lossy();
-        let make = |stream: Option<&str>, flag: &str| {
-            let mut o = ObjectWriter::new();
-            o.string("log.file.path", &p);
-            if let Some(s) = stream {
-                o.string("log.iostream", s);
-            }
-            if !flag.is_empty() {
-                o.raw(flag, "true");
-            }
-            o.finish()
-        };
-        let row = |stream| FLAGS.map(|f| make(stream, f));
-        Self {
-            table: [row(None), row(Some("stdout")), row(Some("stderr"))],
-        }
-    }
-
-    fn get(&self, stream: Option<Stream>, flags: Flags) -> &JsonText {
-        let s = match stream {
-            None => 0,
-            Some(Stream::Stdout) => 1,
-            Some(Stream::Stderr) => 2,
-        };
-        let f = if flags.invalid_utf8 {
-            3
-        } else if flags.truncated {
-            1
-        } else if flags.split {
-            2
-        } else {
-            0
-        };
-        &self.table[s][f]
-    }
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-struct Flags {
-    truncated: bool,
-    split: bool,
-    invalid_utf8: bool,
-}
-
-impl Flags {
-    fn or(self, o: Flags) -> Flags {
-        Flags {
-            truncated: self.truncated || o.truncated,
-            split: self.split || o.split,
-            invalid_utf8: self.invalid_utf8 || o.invalid_utf8,
-        }
-    }
 }
 
 /// A record being joined from several lines.
@@ -167,19 +92,20 @@ struct Piece<'a> {
 pub struct Decoder {
     cfg: Arc<DecodeConfig>,
     format: Format,
-    attrs: FileAttrs,
+    mapper: RowMapper,
     pending: Option<Pending>,
     committed: LinePos,
 }
 
 impl Decoder {
-    /// A decoder for a file read from `pos`.
-    pub fn new(cfg: Arc<DecodeConfig>, attrs: FileAttrs, pos: LinePos) -> Self {
+    /// A decoder for the file at `path`, read from `pos`.
+    pub fn new(cfg: Arc<DecodeConfig>, path: &std::path::Path, pos: LinePos) -> Self {
         let format = cfg.format;
+        let mapper = RowMapper::new(Source::File, cfg.level, RowAttrs::file(path));
         Self {
             cfg,
             format,
-            attrs,
+            mapper,
             pending: None,
             committed: pos,
         }
@@ -210,15 +136,7 @@ impl Decoder {
             split: raw.split,
             invalid_utf8: matches!(text, Cow::Owned(_)),
         };
-        if flags.invalid_utf8 {
-            Counters::add(&counters.invalid_utf8_lines_total, 1);
-        }
-        if flags.truncated {
-            Counters::add(&counters.lines_truncated_total, 1);
-        }
-        if flags.split {
-            Counters::add(&counters.lines_split_total, 1);
-        }
+        flags.count(counters);
         if self.format == Format::Auto {
             if text.trim().is_empty() {
                 // Nothing to decide on yet.
@@ -313,47 +231,14 @@ impl Decoder {
         counters: &Counters,
     ) {
         self.committed = end;
-        let base = self.attrs.get(stream, flags);
-        match structured::parse(text) {
-            Some(s) => {
-                let severity = s.severity;
-                if !self
-                    .cfg
-                    .level
-                    .admits(Origin::Record, severity.or(Some(Severity::Info)))
-                {
-                    Counters::add(&counters.log_rows_filtered_total, 1);
-                    return;
-                }
-                s.push_row(out, base, default_severity(stream), ts.unwrap_or(now_ns));
-            }
-            None => {
-                let severity = default_severity(stream);
-                let origin = match stream {
-                    Some(Stream::Stdout) => Origin::Stdout,
-                    Some(Stream::Stderr) => Origin::Stderr,
-                    None => Origin::Record,
-                };
-                if !self.cfg.level.admits(origin, Some(severity)) {
-                    Counters::add(&counters.log_rows_filtered_total, 1);
-                    return;
-                }
-                out.push(
-                    text,
-                    ts.unwrap_or(now_ns),
-                    severity.record(),
-                    Some(base),
-                    None,
-                );
-            }
-        }
-    }
-}
-
-fn default_severity(stream: Option<Stream>) -> Severity {
-    match stream {
-        Some(Stream::Stderr) => Severity::Error,
-        _ => Severity::Info,
+        let line = DecodedLine {
+            text,
+            stream,
+            ts,
+            severity: None,
+            flags,
+        };
+        self.mapper.push(&line, now_ns, out, counters);
     }
 }
 

@@ -16,16 +16,19 @@ pub enum LongLines {
     Drop,
 }
 
+/// A `--long-lines` policy that does not exist.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown long-line policy {0:?}: use truncate, split or drop")]
+pub struct UnknownLongLines(pub String);
+
 impl std::str::FromStr for LongLines {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownLongLines;
+    fn from_str(s: &str) -> Result<Self, UnknownLongLines> {
         match s {
             "truncate" => Ok(Self::Truncate),
             "split" => Ok(Self::Split),
             "drop" => Ok(Self::Drop),
-            _ => Err(format!(
-                "unknown long-line policy {s:?}: use truncate, split or drop"
-            )),
+            _ => Err(UnknownLongLines(s.to_string())),
         }
     }
 }

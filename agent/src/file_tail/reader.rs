@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use firn_schemas::parquet_sink::naming::now_ns;
 
-use super::decode::{DecodeConfig, Decoder, FileAttrs};
+use super::decode::{DecodeConfig, Decoder};
 use super::lines::{Dropped, LinePos, LineSplitter, LongLines};
 use crate::pipeline::{ChunkBuilder, Msg, Sender};
 use crate::telemetry::Counters;
@@ -83,7 +83,7 @@ impl FileReader {
             key,
             file,
             splitter: LineSplitter::new(cfg.max_line_bytes, cfg.long_lines, pos),
-            decoder: Decoder::new(cfg.decode.clone(), FileAttrs::new(path), pos),
+            decoder: Decoder::new(cfg.decode.clone(), path, pos),
             chunk: ChunkBuilder::default(),
             // Record the starting position too: a file opened past its start (a copy, a
             // checkpoint) must be checkpointed even if nothing new is read.
@@ -192,11 +192,7 @@ impl FileReader {
         let before = self.committed();
         self.file.seek(SeekFrom::Start(0))?;
         self.splitter = LineSplitter::new(cfg.max_line_bytes, cfg.long_lines, LinePos::default());
-        self.decoder = Decoder::new(
-            cfg.decode.clone(),
-            FileAttrs::new(&self.path),
-            LinePos::default(),
-        );
+        self.decoder = Decoder::new(cfg.decode.clone(), &self.path, LinePos::default());
         Ok((alive, before))
     }
 

@@ -29,11 +29,7 @@ impl Rows {
 }
 
 fn run(cfg: Arc<DecodeConfig>, lines: &[&str], flush: bool) -> Rows {
-    let mut d = Decoder::new(
-        cfg,
-        FileAttrs::new(std::path::Path::new("/l/a.log")),
-        LinePos::default(),
-    );
+    let mut d = Decoder::new(cfg, std::path::Path::new("/l/a.log"), LinePos::default());
     let mut out = ChunkBuilder::default();
     let counters = Counters::default();
     let mut off = 0;
@@ -187,4 +183,19 @@ fn error_level_keeps_only_errors() {
         r.committed.offset,
         lines.iter().map(|l| l.len() as u64 + 1).sum::<u64>()
     );
+}
+
+/// Issue 17: the file path and the capture path judged this record differently (dropped
+/// from a file, kept when captured); SPCS.md §2 keeps the stderr stream whole.
+#[test]
+fn a_warn_record_on_a_cri_stderr_line_is_kept_at_error_as_when_captured() {
+    let lines = [
+        r#"2024-01-01T00:00:00Z stderr F {"body":"slow disk","severity_text":"WARN"}"#,
+        r#"2024-01-01T00:00:00Z stdout F {"body":"meh","severity_text":"WARN"}"#,
+        r#"2024-01-01T00:00:00Z stdout F {"body":"bad","severity_text":"ERROR"}"#,
+    ];
+    let r = run(cfg(Format::Auto, None, LogLevel::Error), &lines, false);
+    assert_eq!(r.texts(), ["slow disk", "bad"]);
+    assert_eq!(r.record(0)["severity_text"], "WARN");
+    assert_eq!(r.attr(0)["log.iostream"], "stderr");
 }
