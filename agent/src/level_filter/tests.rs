@@ -12,7 +12,14 @@ const ERR: Option<Stream> = Some(Stream::Stderr);
 const NO: Option<Stream> = None;
 
 /// (source, stream, structured, own severity, level, kept)
-type Case = (Source, Option<Stream>, bool, Option<Severity>, LogLevel, bool);
+type Case = (
+    Source,
+    Option<Stream>,
+    bool,
+    Option<Severity>,
+    LogLevel,
+    bool,
+);
 
 #[rustfmt::skip]
 const TABLE: &[Case] = &[
