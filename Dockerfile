@@ -9,7 +9,9 @@
 #
 #   volumes:
 #   - name: firn-output
-#     source: "@my_stage"
+#     source: stage
+#     stageConfig:
+#       name: "@my_stage"
 #     uid: 10001
 #     gid: 10001
 #

@@ -233,3 +233,12 @@ fn inject_did_not_say_what_it_changed() {
         "{err}"
     );
 }
+
+/// Regression: the bundled example used the deprecated `source: "@stage"` form (Stage
+/// Mount v1), which our own checker flags. It passes `spec check` with no finding at all.
+#[test]
+fn bundled_example_used_the_deprecated_stage_form() {
+    let (code, out, err) = call(&["check", &example()]);
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    assert!(err.ends_with(": valid (0 errors, 0 warnings)\n"), "{err}");
+}

@@ -3,18 +3,55 @@
 //! Strict in the spirit of `#[serde(deny_unknown_fields)]`: every mapping has a closed set
 //! of keys, and a key that is not in it is an error with a "did you mean" hint.
 
+use std::collections::HashSet;
+
 use crate::finding::Finding;
 use crate::model::*;
-use crate::units;
-use crate::yaml::{Kind, Mark, Node, Style};
+use crate::yaml::{Mark, Node, Style};
 
 use super::suggest;
 
+mod container;
 mod items;
 
 /// Collects findings while walking the tree.
 pub(super) struct Decoder {
     pub(super) findings: Vec<Finding>,
+    /// What the rules need to know so they report the root cause only.
+    pub(super) decoded: Decoded,
+    /// `path.key` of required keys that an unknown key in the same mapping is a likely
+    /// misspelling of: the `unknown-key` finding says it, a `missing-key` would repeat it.
+    misspelt: HashSet<String>,
+}
+
+/// Where decoding already found a problem. A rule whose input is missing because the
+/// decoder rejected it (`port: "8080"`, `size: 10.5Gi`, a mapping where a list belongs)
+/// stays silent: the decoder's finding is the root cause, and a second one would
+/// contradict it ("has no port").
+#[derive(Debug, Default)]
+pub(super) struct Decoded {
+    /// Paths of values with an error finding.
+    rejected: HashSet<String>,
+    /// Paths of lists that are not lists, or lost entries that could not be decoded.
+    dropped: HashSet<String>,
+}
+
+impl Decoded {
+    /// True when an error was found at `path` or anywhere under it.
+    pub(super) fn rejected(&self, path: &str) -> bool {
+        self.rejected.iter().any(|r| {
+            r.strip_prefix(path)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+        })
+    }
+
+    /// True when the list at `path`, or a list under it, lost entries.
+    pub(super) fn dropped(&self, path: &str) -> bool {
+        self.dropped.iter().any(|r| {
+            r.strip_prefix(path)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+        })
+    }
 }
 
 /// Checked keys of one mapping.
@@ -48,7 +85,7 @@ const SPEC_KEYS: &[&str] = &[
     "logExporters",
     "platformMonitor",
 ];
-const CONTAINER_KEYS: &[&str] = &[
+pub(super) const CONTAINER_KEYS: &[&str] = &[
     "name",
     "image",
     "sha256",
@@ -88,6 +125,8 @@ impl Decoder {
     pub(super) fn new() -> Self {
         Self {
             findings: Vec::new(),
+            decoded: Decoded::default(),
+            misspelt: HashSet::new(),
         }
     }
 
@@ -99,6 +138,7 @@ impl Decoder {
         msg: String,
         help: impl Into<String>,
     ) {
+        self.decoded.rejected.insert(path.to_string());
         self.findings
             .push(Finding::error(code, path, at, msg, help));
     }
@@ -111,6 +151,16 @@ impl Decoder {
         allowed: &[&str],
         what: &str,
     ) -> Option<Fields<'n>> {
+        if node.is_null() {
+            self.err(
+                "missing-value",
+                path,
+                node.start,
+                format!("{what} is empty"),
+                "give its keys, or remove it",
+            );
+            return None;
+        }
         let Some(entries) = node.as_map() else {
             self.type_error(node, path, &format!("a mapping ({what})"));
             return None;
@@ -139,6 +189,9 @@ impl Decoder {
             }
             seen.push(key);
             if !allowed.contains(&key) {
+                if let Some(best) = suggest::closest(key, allowed) {
+                    self.misspelt.insert(join(path, best));
+                }
                 let help = suggest::for_unknown_key(key, path, allowed);
                 self.err(
                     "unknown-key",
@@ -166,6 +219,9 @@ impl Decoder {
     }
 
     fn missing(&mut self, path: &str, key: &str, at: Mark, what: &str) {
+        if self.misspelt.contains(&join(path, key)) {
+            return;
+        }
         self.err(
             "missing-key",
             &join(path, key),
@@ -278,6 +334,8 @@ impl Decoder {
         }
     }
 
+    /// The items of a list; a null value is an empty list. Anything else is an error,
+    /// and the list is marked as dropped so rules that look names up in it stay silent.
     fn seq<'n>(&mut self, node: &'n Node, path: &str, what: &str) -> &'n [Node] {
         if node.is_null() {
             return &[];
@@ -286,9 +344,29 @@ impl Decoder {
             Some(items) => items,
             None => {
                 self.type_error(node, path, &format!("a list ({what})"));
+                self.decoded.dropped.insert(path.to_string());
                 &[]
             }
         }
+    }
+
+    /// Decode each item of the list at `path`; the list is marked as dropped when an item
+    /// could not be decoded.
+    fn items<T>(
+        &mut self,
+        items: &[Node],
+        path: &str,
+        mut decode: impl FnMut(&mut Self, &Node, &str) -> Option<T>,
+    ) -> Vec<T> {
+        let out: Vec<T> = items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| decode(self, n, &format!("{path}[{i}]")))
+            .collect();
+        if out.len() < items.len() {
+            self.decoded.dropped.insert(path.to_string());
+        }
+        out
     }
 
     fn strings(&mut self, node: &Node, path: &str, what: &str) -> Vec<Spanned<String>> {
@@ -354,7 +432,8 @@ impl Decoder {
         match f.get("containers") {
             Some((n, p)) => {
                 let items = self.seq(n, &p, "containers");
-                if items.is_empty() {
+                // A list that is not a list has its own finding; it is not "empty".
+                if items.is_empty() && !self.decoded.dropped.contains(&p) {
                     self.err(
                         "no-containers",
                         &p,
@@ -363,29 +442,17 @@ impl Decoder {
                         "list at least one container with `name` and `image`",
                     );
                 }
-                out.containers = items
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, c)| self.container(c, &format!("{p}[{i}]")))
-                    .collect();
+                out.containers = self.items(items, &p, Self::container);
             }
             None => self.missing(path, "containers", node.start, "`spec`"),
         }
         if let Some((n, p)) = f.get("endpoints") {
             let items = self.seq(n, &p, "endpoints");
-            out.endpoints = items
-                .iter()
-                .enumerate()
-                .filter_map(|(i, e)| self.endpoint(e, &format!("{p}[{i}]")))
-                .collect();
+            out.endpoints = self.items(items, &p, Self::endpoint);
         }
         if let Some((n, p)) = f.get("volumes") {
             let items = self.seq(n, &p, "volumes");
-            out.volumes = items
-                .iter()
-                .enumerate()
-                .filter_map(|(i, v)| self.volume(v, &format!("{p}[{i}]")))
-                .collect();
+            out.volumes = self.items(items, &p, Self::volume);
         }
         if let Some((n, p)) = f.get("logExporters")
             && let Some(lf) = self.fields(n, &p, &["eventTableConfig"], "`logExporters`")
@@ -433,172 +500,5 @@ impl Decoder {
             });
         }
         out
-    }
-
-    fn container(&mut self, node: &Node, path: &str) -> Option<Container> {
-        let f = self.fields(node, path, CONTAINER_KEYS, "a container")?;
-        let name = match f.get("name") {
-            Some((n, p)) => self.string(n, &p)?,
-            None => {
-                self.missing(path, "name", node.start, "the container");
-                return None;
-            }
-        };
-        let image = self.opt_string(&f, "image");
-        if f.get("image").is_none() {
-            self.missing(path, "image", node.start, "the container");
-        }
-        let mut c = Container {
-            name,
-            image,
-            command: Vec::new(),
-            args: Vec::new(),
-            env: Vec::new(),
-            readiness_probe: None,
-            volume_mounts: Vec::new(),
-            requests: Resources::default(),
-            limits: Resources::default(),
-            secrets: Vec::new(),
-            path: path.to_string(),
-            at: node.start,
-        };
-        if let Some((n, p)) = f.get("command") {
-            c.command = self.strings(n, &p, "command words");
-        }
-        if let Some((n, p)) = f.get("args") {
-            c.args = self.strings(n, &p, "arguments");
-        }
-        if let Some((n, p)) = f.get("env")
-            && !n.is_null()
-        {
-            match n.as_map() {
-                Some(entries) => {
-                    for (k, v) in entries {
-                        let Some(key) = self.string(k, &p) else {
-                            continue;
-                        };
-                        let vp = join(&p, &key.value);
-                        let value = match &v.kind {
-                            // An empty value is legal: the variable is set to "".
-                            Kind::Scalar(s, _) => Spanned {
-                                value: if v.is_null() {
-                                    String::new()
-                                } else {
-                                    s.clone()
-                                },
-                                path: vp,
-                                at: v.start,
-                            },
-                            _ => {
-                                self.type_error(v, &vp, "a scalar environment value");
-                                continue;
-                            }
-                        };
-                        c.env.push((key, value));
-                    }
-                }
-                None => self.type_error(n, &p, "a mapping of variable names to values"),
-            }
-        }
-        if let Some((n, p)) = f.get("readinessProbe")
-            && let Some(rf) = self.fields(n, &p, &["port", "path"], "`readinessProbe`")
-        {
-            let port = rf.get("port").and_then(|(v, vp)| self.port(v, &vp));
-            let hpath = self.opt_string(&rf, "path");
-            for key in ["port", "path"] {
-                if rf.get(key).is_none() {
-                    self.missing(&p, key, n.start, "`readinessProbe`");
-                }
-            }
-            c.readiness_probe = Some(ReadinessProbe { port, path: hpath });
-        }
-        if let Some((n, p)) = f.get("volumeMounts") {
-            for (i, m) in self.seq(n, &p, "volume mounts").iter().enumerate() {
-                let mp = format!("{p}[{i}]");
-                let Some(mf) = self.fields(m, &mp, &["name", "mountPath"], "a volume mount") else {
-                    continue;
-                };
-                let name = self.opt_string(&mf, "name");
-                let mount_path = self.opt_string(&mf, "mountPath");
-                for key in ["name", "mountPath"] {
-                    if mf.get(key).is_none() {
-                        self.missing(&mp, key, m.start, "the volume mount");
-                    }
-                }
-                if let (Some(name), Some(mount_path)) = (name, mount_path) {
-                    c.volume_mounts.push(VolumeMount { name, mount_path });
-                }
-            }
-        }
-        if let Some((n, p)) = f.get("resources")
-            && let Some(rf) = self.fields(n, &p, &["requests", "limits"], "`resources`")
-        {
-            if let Some((r, rp)) = rf.get("requests") {
-                c.requests = self.resources(r, &rp, true);
-            }
-            if let Some((l, lp)) = rf.get("limits") {
-                c.limits = self.resources(l, &lp, true);
-            }
-        }
-        if let Some((n, p)) = f.get("secrets") {
-            for (i, s) in self.seq(n, &p, "secrets").iter().enumerate() {
-                if let Some(secret) = self.secret(s, &format!("{p}[{i}]")) {
-                    c.secrets.push(secret);
-                }
-            }
-        }
-        Some(c)
-    }
-
-    fn resources(&mut self, node: &Node, path: &str, gpu_allowed: bool) -> Resources {
-        let keys: &[&str] = if gpu_allowed {
-            &["memory", "cpu", "nvidia.com/gpu"]
-        } else {
-            &["memory", "cpu"]
-        };
-        let mut out = Resources::default();
-        let Some(f) = self.fields(node, path, keys, "resource amounts") else {
-            return out;
-        };
-        if let Some((n, p)) = f.get("memory")
-            && let Some(s) = self.string(n, &p)
-        {
-            out.memory = self.unit(&s, units::parse_memory);
-        }
-        if let Some((n, p)) = f.get("cpu")
-            && let Some(s) = self.string(n, &p)
-        {
-            out.cpu = self.unit(&s, units::parse_cpu);
-        }
-        if let Some((n, p)) = f.get("nvidia.com/gpu")
-            && let Some(s) = self.string(n, &p)
-        {
-            out.gpu = self.unit(&s, units::parse_gpu);
-        }
-        out
-    }
-
-    fn unit<T>(
-        &mut self,
-        s: &Spanned<String>,
-        parse: fn(&str) -> Result<T, units::UnitError>,
-    ) -> Option<Spanned<T>> {
-        match parse(&s.value) {
-            Ok(value) => Some(Spanned {
-                value,
-                path: s.path.clone(),
-                at: s.at,
-            }),
-            Err(e) => {
-                self.err(
-                    "invalid-quantity",
-                    &s.path,
-                    s.at,
-                    e.to_string(),
-                    "units: Ki Mi Gi (binary), k M G (decimal), m (milli, cpu only)",
-                );
-                None
-            }
-        }
     }
 }

@@ -140,7 +140,7 @@ pub fn check(text: &str, opts: &CheckOptions) -> Report {
             let mut d = decode::Decoder::new();
             let spec = d.root(&root);
             own.append(&mut d.findings);
-            rules::apply(&spec, opts, &mut own);
+            rules::apply(&spec, opts, &d.decoded, &mut own);
             Some(spec)
         }
     };

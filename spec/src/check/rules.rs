@@ -6,24 +6,26 @@ use crate::finding::Finding;
 use crate::model::*;
 
 use super::CheckOptions;
+use super::decode::Decoded;
 
 /// Platform metric groups of the reference (SPCS.md §5).
 pub const METRIC_GROUPS: &[&str] = &["system", "system_limits", "status", "network", "storage"];
 
-/// Apply every rule; push findings to `out`.
-pub(super) fn apply(spec: &ServiceSpec, opts: &CheckOptions, out: &mut Vec<Finding>) {
+/// Apply every rule; push findings to `out`. A rule stays silent when what it needs was
+/// rejected by the decoder (`d`): that finding is the root cause.
+pub(super) fn apply(spec: &ServiceSpec, opts: &CheckOptions, d: &Decoded, out: &mut Vec<Finding>) {
     let s = &spec.spec;
     names(s.containers.iter().map(|c| &c.name), "container", out);
     names(s.endpoints.iter().map(|e| &e.name), "endpoint", out);
     names(s.volumes.iter().map(|v| &v.name), "volume", out);
     for c in &s.containers {
-        container(c, s, out);
+        container(c, s, d, out);
     }
     for e in &s.endpoints {
-        endpoint(e, opts, out);
+        endpoint(e, opts, d, out);
     }
     for v in &s.volumes {
-        volume(v, s, out);
+        volume(v, s, d, out);
     }
     if let Some(groups) = &s.metric_groups {
         for g in &groups.value {
@@ -54,7 +56,8 @@ pub(super) fn apply(spec: &ServiceSpec, opts: &CheckOptions, out: &mut Vec<Findi
             out.push(Finding::error("invalid-role-name", &n.path, n.at, format!("service role name `{}` must contain only letters, digits or `_`, start with a letter and end with a letter or digit", n.value), "rename it, e.g. `api_users`"));
         }
         for e in &r.endpoints {
-            if !s.endpoints.iter().any(|x| x.name.value == e.value) {
+            if !d.dropped("spec.endpoints") && !s.endpoints.iter().any(|x| x.name.value == e.value)
+            {
                 out.push(Finding::error("unknown-endpoint", &e.path, e.at, format!("service role refers to endpoint `{}`, which `spec.endpoints` does not define", e.value), known("endpoints", s.endpoints.iter().map(|x| x.name.value.as_str()))));
             }
         }
@@ -120,11 +123,12 @@ fn names<'a>(list: impl Iterator<Item = &'a Spanned<String>>, what: &str, out: &
     }
 }
 
-fn container(c: &Container, s: &Spec, out: &mut Vec<Finding>) {
+fn container(c: &Container, s: &Spec, d: &Decoded, out: &mut Vec<Finding>) {
     let (req, lim) = (&c.requests, &c.limits);
     if let Some(g) = &req.gpu {
         match &lim.gpu {
             Some(l) if l.value == g.value => {}
+            None if d.rejected(&format!("{}.resources.limits", c.path)) => {}
             Some(l) => out.push(Finding::error(
                 "gpu-limit",
                 &l.path,
@@ -185,7 +189,7 @@ fn container(c: &Container, s: &Spec, out: &mut Vec<Finding>) {
         ));
     }
     for m in &c.volume_mounts {
-        if !s.volumes.iter().any(|v| v.name.value == m.name.value) {
+        if !d.dropped("spec.volumes") && !s.volumes.iter().any(|v| v.name.value == m.name.value) {
             out.push(Finding::error(
                 "unknown-volume",
                 &m.name.path,
@@ -208,11 +212,11 @@ fn container(c: &Container, s: &Spec, out: &mut Vec<Finding>) {
         }
     }
     for sec in &c.secrets {
-        secret(sec, out);
+        secret(sec, d, out);
     }
 }
 
-fn secret(s: &Secret, out: &mut Vec<Finding>) {
+fn secret(s: &Secret, d: &Decoded, out: &mut Vec<Finding>) {
     if s.object_name.is_some() == s.object_reference.is_some()
         && (s.object_name.is_some() || s.object_reference.is_some())
     {
@@ -232,13 +236,18 @@ fn secret(s: &Secret, out: &mut Vec<Finding>) {
             "secret gives both `envVarName` and `directoryPath`",
             "keep one: an environment variable or a directory of files",
         )),
-        (None, None) => out.push(Finding::error(
-            "secret-target",
-            &s.path,
-            s.at,
-            "secret gives neither `envVarName` nor `directoryPath`",
-            "add `envVarName: NAME` or `directoryPath: /path`",
-        )),
+        (None, None)
+            if !d.rejected(&format!("{}.envVarName", s.path))
+                && !d.rejected(&format!("{}.directoryPath", s.path)) =>
+        {
+            out.push(Finding::error(
+                "secret-target",
+                &s.path,
+                s.at,
+                "secret gives neither `envVarName` nor `directoryPath`",
+                "add `envVarName: NAME` or `directoryPath: /path`",
+            ))
+        }
         _ => {}
     }
     if let Some(k) = &s.secret_key_ref {
@@ -266,7 +275,11 @@ fn secret(s: &Secret, out: &mut Vec<Finding>) {
     }
 }
 
-fn endpoint(e: &Endpoint, opts: &CheckOptions, out: &mut Vec<Finding>) {
+fn endpoint(e: &Endpoint, opts: &CheckOptions, d: &Decoded, out: &mut Vec<Finding>) {
+    let rejected = |key: &str| d.rejected(&join_path(&e.path, key));
+    // A protocol or `public` the decoder rejected is unknown, not the default.
+    let proto_known = !rejected("protocol");
+    let public_known = !rejected("public");
     match (&e.port, &e.port_range) {
         (Some(_), Some(r)) => out.push(Finding::error(
             "port-xor-range",
@@ -275,7 +288,7 @@ fn endpoint(e: &Endpoint, opts: &CheckOptions, out: &mut Vec<Finding>) {
             "endpoint has both `port` and `portRange`",
             "keep one of them",
         )),
-        (None, None) => out.push(Finding::error(
+        (None, None) if !rejected("port") && !rejected("portRange") => out.push(Finding::error(
             "port-xor-range",
             &e.name.path,
             e.name.at,
@@ -289,6 +302,8 @@ fn endpoint(e: &Endpoint, opts: &CheckOptions, out: &mut Vec<Finding>) {
     }
     let proto = e.protocol();
     if let Some(r) = &e.port_range
+        && proto_known
+        && public_known
         && (proto != Protocol::Tcp || e.is_public())
     {
         out.push(Finding::error(
@@ -299,7 +314,7 @@ fn endpoint(e: &Endpoint, opts: &CheckOptions, out: &mut Vec<Finding>) {
             "add `protocol: TCP` and remove `public: true`, or use a single `port`",
         ));
     }
-    if e.is_public() && proto == Protocol::Tcp {
+    if e.is_public() && proto_known && proto == Protocol::Tcp {
         let at = e.public.as_ref().map_or(e.at, |p| p.at);
         out.push(Finding::error(
             "public-protocol",
@@ -309,7 +324,7 @@ fn endpoint(e: &Endpoint, opts: &CheckOptions, out: &mut Vec<Finding>) {
             "remove `public: true` or use `protocol: HTTP`",
         ));
     }
-    if opts.job && proto != Protocol::Tcp {
+    if opts.job && proto_known && proto != Protocol::Tcp {
         let (path, at) = e
             .protocol
             .as_ref()
@@ -326,48 +341,59 @@ fn endpoint(e: &Endpoint, opts: &CheckOptions, out: &mut Vec<Finding>) {
         ));
     }
     if let Some(origins) = &e.cors_allow_origin {
-        if !e.is_public() {
-            out.push(Finding::warning(
-                "cors-not-public",
-                &origins.path,
-                origins.at,
-                "`corsSettings` only applies to public endpoints",
-                "add `public: true` or remove `corsSettings`",
-            ));
-        }
-        if origins.value.is_empty() {
+        cors(origins, e.is_public() || !public_known, d, out);
+    }
+}
+
+/// `corsSettings.Access-Control-Allow-Origin` of an endpoint; `public` is false only when
+/// the endpoint is known not to be public.
+fn cors(
+    origins: &Spanned<Vec<Spanned<String>>>,
+    public: bool,
+    d: &Decoded,
+    out: &mut Vec<Finding>,
+) {
+    if !public {
+        out.push(Finding::warning(
+            "cors-not-public",
+            &origins.path,
+            origins.at,
+            "`corsSettings` only applies to public endpoints",
+            "add `public: true` or remove `corsSettings`",
+        ));
+    }
+    if origins.value.is_empty() && !d.rejected(&origins.path) {
+        out.push(Finding::error(
+            "cors-origin",
+            &origins.path,
+            origins.at,
+            "`Access-Control-Allow-Origin` lists no origin",
+            "list at least one origin, e.g. `https://example.com`",
+        ));
+    }
+    for o in &origins.value {
+        let bad = if o.value.contains('*') {
+            Some("the `*` wildcard is not allowed")
+        } else if !(o.value.starts_with("http://") || o.value.starts_with("https://")) {
+            Some("an origin is a URL starting with http:// or https://")
+        } else if o
+            .value
+            .splitn(4, '/')
+            .nth(3)
+            .is_some_and(|rest| !rest.is_empty())
+        {
+            Some("an origin has no path")
+        } else {
+            None
+        };
+        if let Some(why) = bad {
             out.push(Finding::error(
                 "cors-origin",
-                &origins.path,
-                origins.at,
-                "`Access-Control-Allow-Origin` lists no origin",
-                "list at least one origin, e.g. `https://example.com`",
+                &o.path,
+                o.at,
+                format!("origin `{}` is invalid: {why}", o.value),
+                "write e.g. `https://example.com` or `https://example.com:12345`",
             ));
-        }
-        for o in &origins.value {
-            let bad = if o.value.contains('*') {
-                Some("the `*` wildcard is not allowed")
-            } else if !(o.value.starts_with("http://") || o.value.starts_with("https://")) {
-                Some("an origin is a URL starting with http:// or https://")
-            } else if o
-                .value
-                .splitn(4, '/')
-                .nth(3)
-                .is_some_and(|rest| !rest.is_empty())
-            {
-                Some("an origin has no path")
-            } else {
-                None
-            };
-            if let Some(why) = bad {
-                out.push(Finding::error(
-                    "cors-origin",
-                    &o.path,
-                    o.at,
-                    format!("origin `{}` is invalid: {why}", o.value),
-                    "write e.g. `https://example.com` or `https://example.com:12345`",
-                ));
-            }
         }
     }
 }
@@ -376,11 +402,13 @@ fn join_path(path: &str, key: &str) -> String {
     super::decode::join(path, key)
 }
 
-fn volume(v: &Volume, s: &Spec, out: &mut Vec<Finding>) {
+fn volume(v: &Volume, s: &Spec, d: &Decoded, out: &mut Vec<Finding>) {
     let Some(src) = &v.source else { return };
     let is_stage = matches!(src.value, VolumeSource::Stage { .. });
     match &src.value {
-        VolumeSource::Memory | VolumeSource::Block if v.size.is_none() => {
+        VolumeSource::Memory | VolumeSource::Block
+            if v.size.is_none() && !d.rejected(&join_path(&v.path, "size")) =>
+        {
             let kind = if src.value == VolumeSource::Memory {
                 "memory"
             } else {
@@ -453,10 +481,12 @@ fn volume(v: &Volume, s: &Spec, out: &mut Vec<Finding>) {
             ));
         }
     }
-    if !s
-        .containers
-        .iter()
-        .any(|c| c.volume_mounts.iter().any(|m| m.name.value == v.name.value))
+    // A container or mount the decoder dropped might be the one that mounts it.
+    if !d.dropped("spec.containers")
+        && !s
+            .containers
+            .iter()
+            .any(|c| c.volume_mounts.iter().any(|m| m.name.value == v.name.value))
     {
         out.push(Finding::warning(
             "unused-volume",

@@ -244,3 +244,96 @@ fn duplicate_keys_and_names_are_errors() {
         "duplicate-name",
     );
 }
+
+fn only(text: &str, want: &[(&str, &str)]) {
+    let got: Vec<(&str, String)> = codes(text).into_iter().map(|(_, c, p)| (c, p)).collect();
+    let want: Vec<(&str, String)> = want.iter().map(|(c, p)| (*c, p.to_string())).collect();
+    assert_eq!(got, want, "in\n{text}");
+}
+
+/// Regression (issue 8): a value the decoder rejected was also reported as absent by a rule
+/// ("has neither `port` nor `portRange`", "has no `size`", "is empty"), contradicting the
+/// real finding. Only the root cause is reported.
+#[test]
+fn a_rejected_value_was_also_reported_as_missing() {
+    only(
+        &format!("{BASE}  endpoints:\n  - name: e\n    port: \"8080\"\n"),
+        &[("invalid-number", "spec.endpoints[0].port")],
+    );
+    let m = "    volumeMounts:\n    - name: v\n      mountPath: /v\n";
+    only(
+        &format!("{BASE}{m}  volumes:\n  - name: v\n    source: block\n    size: 10.5Gi\n"),
+        &[("invalid-quantity", "spec.volumes[0].size")],
+    );
+    only(
+        "spec:\n  containers:\n    name: app\n    image: x\n",
+        &[("wrong-type", "spec.containers")],
+    );
+}
+
+/// The same root-cause rule for the other rules that read a decoded value.
+#[test]
+fn rules_stay_silent_about_values_the_decoder_rejected() {
+    let ep = |body: &str| format!("{BASE}  endpoints:\n  - name: e\n{body}");
+    // An invalid protocol is unknown, not the HTTP default: no job or portRange finding.
+    let job = check(
+        &ep("    portRange: 80-90\n    protocol: tcp\n"),
+        &CheckOptions {
+            job: true,
+            ..Default::default()
+        },
+    );
+    let got: Vec<_> = job.findings.iter().map(|f| f.code).collect();
+    assert_eq!(got, ["invalid-protocol"]);
+    only(
+        &ep(
+            "    port: 80\n    public: yes\n    corsSettings:\n      Access-Control-Allow-Origin: {a: b}\n",
+        ),
+        &[
+            ("invalid-bool", "spec.endpoints[0].public"),
+            (
+                "wrong-type",
+                "spec.endpoints[0].corsSettings.Access-Control-Allow-Origin",
+            ),
+        ],
+    );
+    // A volume list that is not a list: the mounts' names are not "unknown".
+    only(
+        &format!(
+            "{BASE}    volumeMounts:\n    - name: v\n      mountPath: /v\n  volumes:\n    name: v\n    source: local\n"
+        ),
+        &[("wrong-type", "spec.volumes")],
+    );
+    // A mount that lost its mountPath does not make its volume "unused".
+    only(
+        &format!(
+            "{BASE}    volumeMounts:\n    - name: v\n  volumes:\n  - name: v\n    source: local\n"
+        ),
+        &[(
+            "missing-key",
+            "spec.containers[0].volumeMounts[0].mountPath",
+        )],
+    );
+    // An invalid GPU limit is not a missing one.
+    only(
+        &format!(
+            "{BASE}    resources:\n      requests:\n        nvidia.com/gpu: 1\n      limits:\n        nvidia.com/gpu: one\n"
+        ),
+        &[(
+            "invalid-quantity",
+            "spec.containers[0].resources.limits.nvidia.com/gpu",
+        )],
+    );
+    // An empty envVarName is not an absent one.
+    only(
+        &format!("{BASE}    secrets:\n    - snowflakeSecret: cred\n      envVarName:\n"),
+        &[("missing-value", "spec.containers[0].secrets[0].envVarName")],
+    );
+    // A misspelt required key is one finding, not also "has no `containers`".
+    only(
+        "spec:\n  container:\n  - name: a\n    image: b\n",
+        &[("unknown-key", "spec.container")],
+    );
+    // An empty mapping says so.
+    only("spec:\n", &[("missing-value", "spec")]);
+}

@@ -159,29 +159,14 @@ impl Decoder {
             path: path.to_string(),
             at: node.start,
         };
-        let mut stage_from_config = None;
-        if let Some((n, p)) = f.get("stageConfig") {
+        let stage_from_config = f.get("stageConfig").and_then(|(n, p)| {
             v.stage_config = Some(Spanned {
                 value: (),
                 path: p.clone(),
                 at: n.start,
             });
-            if let Some(sf) = self.fields(n, &p, &["name", "resources"], "`stageConfig`") {
-                stage_from_config = self.opt_string(&sf, "name");
-                if sf.get("name").is_none() {
-                    self.missing(&p, "name", n.start, "`stageConfig`");
-                }
-                if let Some((r, rp)) = sf.get("resources")
-                    && let Some(rf) = self.fields(r, &rp, &["requests", "limits"], "`resources`")
-                {
-                    for key in ["requests", "limits"] {
-                        if let Some((x, xp)) = rf.get(key) {
-                            self.resources(x, &xp, false);
-                        }
-                    }
-                }
-            }
-        }
+            self.stage_config(n, &p)
+        });
         match f.get("source") {
             Some((n, p)) => {
                 if let Some(s) = self.string(n, &p) {
@@ -240,38 +225,7 @@ impl Decoder {
                 path: p.clone(),
                 at: n.start,
             });
-            if let Some(bf) = self.fields(
-                n,
-                &p,
-                &["initialContents", "iops", "throughput", "encryption"],
-                "`blockConfig`",
-            ) {
-                if let Some((ic, icp)) = bf.get("initialContents")
-                    && let Some(icf) = self.fields(ic, &icp, &["fromSnapshot"], "`initialContents`")
-                {
-                    self.opt_string(&icf, "fromSnapshot");
-                }
-                if let Some((x, xp)) = bf.get("iops") {
-                    self.integer(x, &xp, u64::from(u32::MAX));
-                }
-                if let Some((x, xp)) = bf.get("throughput") {
-                    self.integer(x, &xp, u64::from(u32::MAX));
-                }
-                if let Some(enc) = self.opt_string(&bf, "encryption")
-                    && !matches!(enc.value.as_str(), "SNOWFLAKE_SSE" | "SNOWFLAKE_FULL")
-                {
-                    self.err(
-                        "invalid-encryption",
-                        &enc.path,
-                        enc.at,
-                        format!(
-                            "encryption `{}` is not SNOWFLAKE_SSE or SNOWFLAKE_FULL",
-                            enc.value
-                        ),
-                        "write SNOWFLAKE_SSE or SNOWFLAKE_FULL",
-                    );
-                }
-            }
+            self.block_config(n, &p);
         }
         for (key, slot) in [("uid", &mut v.uid), ("gid", &mut v.gid)] {
             if let Some((n, p)) = f.get(key) {
@@ -283,5 +237,59 @@ impl Decoder {
             }
         }
         Some(v)
+    }
+
+    /// `stageConfig` (Stage Mount v2): its `name`, the stage.
+    fn stage_config(&mut self, n: &Node, p: &str) -> Option<Spanned<String>> {
+        let sf = self.fields(n, p, &["name", "resources"], "`stageConfig`")?;
+        if sf.get("name").is_none() {
+            self.missing(p, "name", n.start, "`stageConfig`");
+        }
+        if let Some((r, rp)) = sf.get("resources")
+            && let Some(rf) = self.fields(r, &rp, &["requests", "limits"], "`resources`")
+        {
+            for key in ["requests", "limits"] {
+                if let Some((x, xp)) = rf.get(key) {
+                    self.resources(x, &xp, false);
+                }
+            }
+        }
+        self.opt_string(&sf, "name")
+    }
+
+    /// `blockConfig` of a block volume: checked, not kept.
+    fn block_config(&mut self, n: &Node, p: &str) {
+        let Some(bf) = self.fields(
+            n,
+            p,
+            &["initialContents", "iops", "throughput", "encryption"],
+            "`blockConfig`",
+        ) else {
+            return;
+        };
+        if let Some((ic, icp)) = bf.get("initialContents")
+            && let Some(icf) = self.fields(ic, &icp, &["fromSnapshot"], "`initialContents`")
+        {
+            self.opt_string(&icf, "fromSnapshot");
+        }
+        for key in ["iops", "throughput"] {
+            if let Some((x, xp)) = bf.get(key) {
+                self.integer(x, &xp, u64::from(u32::MAX));
+            }
+        }
+        if let Some(enc) = self.opt_string(&bf, "encryption")
+            && !matches!(enc.value.as_str(), "SNOWFLAKE_SSE" | "SNOWFLAKE_FULL")
+        {
+            self.err(
+                "invalid-encryption",
+                &enc.path,
+                enc.at,
+                format!(
+                    "encryption `{}` is not SNOWFLAKE_SSE or SNOWFLAKE_FULL",
+                    enc.value
+                ),
+                "write SNOWFLAKE_SSE or SNOWFLAKE_FULL",
+            );
+        }
     }
 }
