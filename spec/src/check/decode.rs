@@ -388,6 +388,12 @@ impl Decoder {
             Some((n, p)) => out.spec = self.spec(n, &p),
             None => self.missing("", "spec", root.start, "the document"),
         }
+        if f.get("spec").is_none_or(|(n, _)| n.as_map().is_none()) {
+            // No spec to look names up in: a service role's endpoint is not "unknown".
+            for list in ["spec.containers", "spec.endpoints", "spec.volumes"] {
+                self.decoded.dropped.insert(list.to_string());
+            }
+        }
         if let Some((caps, p)) = f.get("capabilities")
             && let Some(cf) = self.fields(caps, &p, &["securityContext"], "capabilities")
             && let Some((sc, sp)) = cf.get("securityContext")

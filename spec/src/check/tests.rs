@@ -337,3 +337,13 @@ fn rules_stay_silent_about_values_the_decoder_rejected() {
     // An empty mapping says so.
     only("spec:\n", &[("missing-value", "spec")]);
 }
+
+/// A fragment without `spec` (the reference's `serviceRoles` syntax block): the missing
+/// `spec` is the finding, not every endpoint name the roles list.
+#[test]
+fn without_spec_role_endpoints_are_not_unknown() {
+    only(
+        "serviceRoles:\n- name: api_users\n  endpoints:\n  - api\n",
+        &[("missing-key", "spec")],
+    );
+}
