@@ -163,3 +163,37 @@ pub fn peak_rss_kib(pid: u32) -> Option<u64> {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
+
+/// Mounts the stage-rules FUSE file system (`testing/stagefs`) at `mountpoint` (created),
+/// backed by a sibling folder `<mountpoint>.backing`. Where FUSE cannot be used the test is
+/// skipped with a loud message, except in CI (which has /dev/fuse and runs as root), where that
+/// is a failure: a stage test never passes without having run on the stage rules.
+pub fn stage_mount(mountpoint: &Path) -> Option<firn_stagefs::Mounted> {
+    if let Err(e) = firn_stagefs::fuse_available() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must be able to use FUSE: {e}"
+        );
+        eprintln!("SKIPPED (no stage file system here): {e}");
+        return None;
+    }
+    let mut backing = mountpoint.as_os_str().to_owned();
+    backing.push(".backing");
+    std::fs::create_dir_all(&backing).unwrap();
+    std::fs::create_dir_all(mountpoint).unwrap();
+    Some(firn_stagefs::mount(Path::new(&backing), mountpoint).unwrap())
+}
+
+/// Fails with every refused call, if the stage file system refused any.
+pub fn assert_no_refusals(m: &firn_stagefs::Mounted) {
+    let r = m.refusals();
+    assert!(
+        r.is_empty(),
+        "the stage refused {} calls:\n{}",
+        r.len(),
+        r.iter()
+            .map(|r| r.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
