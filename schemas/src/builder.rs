@@ -415,6 +415,17 @@ impl BatchBuilder {
 
     /// Appends one row.
     pub fn append(&mut self, row: &Row<'_>) {
+        self.append_with(row, None, None);
+    }
+
+    /// Appends one row with the two columns only OTLP data fills: SCOPE_ATTRIBUTES (shared,
+    /// like the other object columns) and EXEMPLARS (a JSON array, per row).
+    pub fn append_with(
+        &mut self,
+        row: &Row<'_>,
+        scope_attributes: Option<&JsonText>,
+        exemplars: Option<&str>,
+    ) {
         self.timestamp.append_value(row.timestamp_ns);
         self.start_timestamp.append_option(row.start_timestamp_ns);
         self.observed_timestamp
@@ -426,12 +437,18 @@ impl BatchBuilder {
         self.resource.append(None);
         self.resource_attributes.append(row.resource_attributes);
         self.scope.append(row.scope);
-        self.scope_attributes.append(None);
+        self.scope_attributes.append(scope_attributes);
         self.record_type.append_str(row.record_type.as_str());
         self.record.append(row.record);
         self.record_attributes.append(row.record_attributes);
         self.append_value(row.value);
-        self.exemplars.append_null();
+        match exemplars {
+            Some(e) => {
+                self.value_bytes += e.len();
+                self.exemplars.append_value(e);
+            }
+            None => self.exemplars.append_null(),
+        }
         self.rows += 1;
     }
 

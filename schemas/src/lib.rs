@@ -15,6 +15,8 @@ pub mod artifacts;
 mod builder;
 pub mod columns;
 mod json;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 pub mod parquet_sink;
 pub mod units;
 
