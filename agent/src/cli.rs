@@ -50,6 +50,9 @@ pub struct Cli {
     #[command(flatten)]
     pub spec: SpecArgs,
 
+    #[command(flatten)]
+    pub metrics: crate::metrics::MetricsArgs,
+
     /// Set a resource attribute on every row, e.g. snow.service.container.name=app.
     /// Repeatable; wins over SNOWFLAKE_* and OTEL_RESOURCE_ATTRIBUTES.
     #[arg(long = "resource-attribute", value_name = "KEY=VALUE", value_parser = crate::resource::parse_pair, help_heading = "Agent")]
@@ -109,7 +112,8 @@ pub struct SpecArgs {
     pub using: Vec<String>,
 
     /// Platform metric groups to sample, comma-separated: system, system_limits, status,
-    /// network, storage (spec.platformMonitor.metricConfig.groups). Default: status.
+    /// network, storage, or all, or none (spec.platformMonitor.metricConfig.groups).
+    /// Default: status.
     #[arg(long, value_name = "GROUPS", value_delimiter = ',')]
     pub metric_groups: Vec<String>,
 }

@@ -39,6 +39,8 @@ pub struct AgentConfig {
     pub resource: Resource,
     /// Platform metric groups to sample.
     pub metric_groups: Vec<String>,
+    /// The platform metric groups' sampler and the HTTP endpoint.
+    pub metrics: crate::metrics::MetricsConfig,
     /// How often the agent's own counters are logged and written.
     pub telemetry_interval: std::time::Duration,
     /// Captured stdout/stderr (wrap or stdin mode), logLevel, status metrics.
@@ -152,8 +154,14 @@ impl AgentConfig {
                     cli.input.once,
                 )?;
                 c.status_metrics = metric_groups.iter().any(|g| g == "status");
+                c.metrics_interval = cli.metrics.metrics_interval;
                 c
             },
+            metrics: crate::metrics::MetricsConfig::from_args(
+                &cli.metrics,
+                &metric_groups,
+                !cli.capture.command.is_empty(),
+            )?,
             metric_groups,
             telemetry_interval: cli
                 .telemetry_interval

@@ -62,11 +62,6 @@ fn run(cli: &mut cli::Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCod
     for o in &origins {
         tracing::info!(setting = o.name, value = %o.value, source = %o.source, "Setting (with --spec)");
     }
-    for g in &cfg.metric_groups {
-        if g != "status" {
-            tracing::warn!(group = %g, "This version samples only the `status` metric group (for a wrapped app); group not collected");
-        }
-    }
     let counters = Arc::new(telemetry::Counters::default());
     if !cfg.once {
         return firn_agent::run::run(&cfg, &counters);

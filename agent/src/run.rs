@@ -111,6 +111,9 @@ async fn run_async(cfg: &AgentConfig, counters: &Arc<Counters>) -> anyhow::Resul
             "nothing to follow: give --input GLOB (add --once to read files to their end and exit), --stdin, or -- COMMAND to run and capture"
         );
     }
+    // The platform metric groups, on a thread of their own.
+    let latest = crate::metrics::Latest::default();
+    let sampler = crate::metrics::spawn(&cfg.metrics, &tx, counters, &shutdown, &latest);
     // The agent's own counters: in its log and as METRIC rows beside the data.
     let telemetry = {
         let (tx, counters, shutdown) = (tx.clone(), counters.clone(), shutdown.clone());
@@ -162,6 +165,9 @@ async fn run_async(cfg: &AgentConfig, counters: &Arc<Counters>) -> anyhow::Resul
         now_ns(),
     )));
     drop(tx);
+    if let Some(s) = sampler {
+        let _ = tokio::task::spawn_blocking(move || s.join()).await;
+    }
     let report = tokio::task::spawn_blocking(move || sink.join())
         .await
         .context("the sink thread could not be joined")?

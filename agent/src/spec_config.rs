@@ -126,6 +126,10 @@ pub fn apply(cli: &mut Cli, m: &ArgMatches) -> anyhow::Result<Vec<Origin>> {
         |p| p.display().to_string(),
     ));
 
+    cli.metrics.spec_resources = crate::metrics::config::SpecResources {
+        cpu_requested: settings.requests.cpu_cores.as_ref().map(|c| c.value),
+        memory_requested: settings.requests.memory_bytes.as_ref().map(|m| m.value),
+    };
     for (what, amounts) in [
         ("requests", &settings.requests),
         ("limits", &settings.limits),
@@ -159,7 +163,8 @@ pub fn apply(cli: &mut Cli, m: &ArgMatches) -> anyhow::Result<Vec<Origin>> {
 /// Metric groups the platform defines (SPCS.md §5).
 pub const METRIC_GROUPS: [&str; 5] = ["system", "system_limits", "status", "network", "storage"];
 
-/// Checks `--metric-groups`; an empty list means the default, `status`.
+/// Checks `--metric-groups`; an empty list means the default, `status`; `all` is every
+/// group and `none` no group.
 ///
 /// # Errors
 /// Names an unknown group.
@@ -170,7 +175,15 @@ pub fn metric_groups(given: &[String]) -> anyhow::Result<Vec<String>> {
     let mut out = Vec::new();
     for g in given {
         let g = g.trim().to_ascii_lowercase();
-        if g.is_empty() {
+        if g.is_empty() || g == "none" {
+            continue;
+        }
+        if g == "all" {
+            for a in METRIC_GROUPS {
+                if !out.iter().any(|o| o == a) {
+                    out.push(a.to_string());
+                }
+            }
             continue;
         }
         if !METRIC_GROUPS.contains(&g.as_str()) {

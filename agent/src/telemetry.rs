@@ -43,6 +43,9 @@ counters! {
     passthrough_write_errors_total: "Failed copies of captured output to firn's own stdout/stderr (copying then stops).",
     capture_streams_abandoned_total: "Captured streams given up while still open (held by a grandchild, or shutdown).",
     child_signals_forwarded_total: "Signals sent to the wrapped app.",
+    metric_samples_total: "Samples of the platform metric groups taken.",
+    metric_rows_total: "Platform metric rows sent to the output.",
+    metric_problems_total: "Platform metric sources that could not be read (each reported once; the metric is skipped).",
 }
 
 impl Counters {

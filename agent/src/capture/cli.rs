@@ -30,11 +30,6 @@ pub struct CaptureArgs {
     )]
     pub stdin_stream: super::Stream,
 
-    /// How often the wrapped app's status metrics (container.state.*) are written, besides
-    /// at its start and exit. Default 30s.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration_arg)]
-    pub metrics_interval: std::time::Duration,
-
     /// After the first SIGTERM, how long the wrapped app (or the --stdin writer) gets to
     /// finish before it is killed (SIGKILL) and firn flushes and exits. Keep it under the
     /// platform's 30s grace period. Default 25s.

@@ -36,7 +36,7 @@ pub struct CaptureConfig {
     pub log_level: LogLevel,
     /// Copy captured output to firn's stdout/stderr. Default true.
     pub passthrough: bool,
-    /// Status metrics interval. Default 30 s.
+    /// Status metrics interval (`--metrics-interval`, set by the agent's config). Default 30 s.
     pub metrics_interval: Duration,
     /// Write the `status` metric group for a wrapped app. Default true.
     pub status_metrics: bool,
@@ -66,11 +66,6 @@ impl Default for CaptureConfig {
 /// A capture flag that cannot be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CaptureConfigError {
-    /// `--metrics-interval` too short.
-    #[error(
-        "--metrics-interval {0:?} is too short: use at least 1s (the platform samples every ~30s)"
-    )]
-    MetricsInterval(Duration),
     /// `--child-grace` over the platform's grace period.
     #[error(
         "--child-grace {0:?} leaves no time to flush before the platform's 30s kill: use at most 29s"
@@ -97,9 +92,6 @@ impl CaptureConfig {
         log_level: LogLevel,
         once: bool,
     ) -> Result<Self, CaptureConfigError> {
-        if a.metrics_interval < Duration::from_secs(1) {
-            return Err(CaptureConfigError::MetricsInterval(a.metrics_interval));
-        }
         if a.child_grace > Duration::from_secs(29) {
             return Err(CaptureConfigError::ChildGrace(a.child_grace));
         }
@@ -128,7 +120,7 @@ impl CaptureConfig {
             mode,
             log_level,
             passthrough: !a.no_passthrough,
-            metrics_interval: a.metrics_interval,
+            metrics_interval: Duration::from_secs(30),
             status_metrics: true,
             child_grace: a.child_grace,
             drain_timeout: a.drain_timeout,
