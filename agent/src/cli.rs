@@ -130,7 +130,8 @@ pub struct InputArgs {
     #[arg(long = "exclude", value_name = "GLOB")]
     pub excludes: Vec<String>,
 
-    /// Read the inputs to their end, write everything, print a summary and exit.
+    /// Read the --input files to their end, write everything, print a summary and exit.
+    /// With --stdin (and no --input): read stdin to its end, write, exit.
     #[arg(long)]
     pub once: bool,
 

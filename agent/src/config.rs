@@ -68,9 +68,14 @@ impl AgentConfig {
             .iter()
             .map(|s| pattern("--exclude", s))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        if inputs.is_empty() && cli.input.once {
+        if cli.input.once && cli.capture.stdin && !inputs.is_empty() {
             bail!(
-                "--once needs something to read: give at least one --input GLOB (e.g. --input '/logs/**/*.log')"
+                "--once with --stdin reads stdin to its end and exits; it does not also read --input files: run two commands, one --once --input GLOB and one --stdin"
+            );
+        }
+        if inputs.is_empty() && cli.input.once && !cli.capture.stdin {
+            bail!(
+                "--once needs something to read: give at least one --input GLOB (e.g. --input '/logs/**/*.log'), or --stdin"
             );
         }
         let max_line_bytes = usize::try_from(cli.input.max_line_bytes)
@@ -139,7 +144,8 @@ impl AgentConfig {
         Ok(Self {
             inputs,
             excludes,
-            once: cli.input.once,
+            // --stdin --once runs as --stdin, which ends when stdin does.
+            once: cli.input.once && !cli.capture.stdin,
             max_line_bytes,
             long_lines: cli.input.long_lines,
             log_level: cli.input.log_level,

@@ -11,12 +11,20 @@ use crate::cli::parse_duration_arg;
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Capture")]
 pub struct CaptureArgs {
-    /// Do not copy the captured output to firn's own stdout and stderr (by default it is
-    /// copied, so the platform's own log export keeps working).
+    /// Wrap mode: do not copy the app's output to firn's own stdout and stderr. By default
+    /// it is copied, so the platform, which collects what the container prints, still sees
+    /// the app's logs.
     #[arg(long)]
     pub no_passthrough: bool,
 
-    /// Read log lines from firn's stdin (`app | firn-agent --stdin`) until it ends.
+    /// --stdin: also copy what is read to firn's stdout, as `tee` would. Off by default: the
+    /// pipe's reader is firn, and a copy would only print the input again.
+    #[arg(long, conflicts_with = "no_passthrough")]
+    pub passthrough: bool,
+
+    /// Read log lines from firn's stdin (`app | firn-agent --stdin`) until it ends, then
+    /// exit (unless --input files are followed too). Not copied to stdout unless
+    /// --passthrough. With --once: the same, read to the end and exit.
     #[arg(long, conflicts_with = "command")]
     pub stdin: bool,
 

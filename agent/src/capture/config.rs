@@ -34,7 +34,8 @@ pub struct CaptureConfig {
     pub mode: CaptureMode,
     /// SPCS logLevel. Default INFO.
     pub log_level: LogLevel,
-    /// Copy captured output to firn's stdout/stderr. Default true.
+    /// Copy captured output to firn's stdout/stderr. Default: on for a wrapped app
+    /// (`--no-passthrough` turns it off), off for stdin (`--passthrough` turns it on).
     pub passthrough: bool,
     /// Status metrics interval (`--metrics-interval`, set by the agent's config). Default 30 s.
     pub metrics_interval: Duration,
@@ -74,8 +75,10 @@ pub enum CaptureConfigError {
     /// `--drain-timeout` absurdly long.
     #[error("--drain-timeout {0:?} is too long: use at most 60s")]
     DrainTimeout(Duration),
-    /// `--once` with capture.
-    #[error("--once reads files to their end; it cannot be combined with --stdin or -- COMMAND")]
+    /// `--once` with a wrapped app.
+    #[error(
+        "--once reads its inputs to their end and exits; a wrapped app (-- COMMAND) runs until it exits: drop --once"
+    )]
     WithOnce,
     /// An empty program name.
     #[error("the command after -- is empty: give the program to run, e.g. -- python3 app.py")]
@@ -113,13 +116,20 @@ impl CaptureConfig {
             },
             (None, false) => CaptureMode::Off,
         };
-        if once && mode != CaptureMode::Off {
+        // --stdin --once is --stdin: stdin is read to its end, then firn exits.
+        if once && matches!(mode, CaptureMode::Wrap { .. }) {
             return Err(CaptureConfigError::WithOnce);
         }
+        // Passthrough keeps a wrapped app's output where the platform looks for it; a
+        // pipe into firn has no one else to show it to.
+        let passthrough = match mode {
+            CaptureMode::Stdin { .. } => a.passthrough,
+            _ => !a.no_passthrough,
+        };
         Ok(Self {
             mode,
             log_level,
-            passthrough: !a.no_passthrough,
+            passthrough,
             metrics_interval: Duration::from_secs(30),
             status_metrics: true,
             child_grace: a.child_grace,

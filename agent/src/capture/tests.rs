@@ -405,6 +405,31 @@ fn flags_select_the_mode() {
     assert_eq!(config(&["firn-agent"]).unwrap().mode, CaptureMode::Off);
 }
 
+/// Regression (issue 8): `--stdin` copied all its input to stdout by default. Passthrough
+/// stays on for a wrapped app (the platform reads what the container prints) and is
+/// opt-in for stdin.
+#[test]
+fn stdin_passed_its_input_through_by_default() {
+    assert!(!config(&["firn-agent", "--stdin"]).unwrap().passthrough);
+    assert!(
+        config(&["firn-agent", "--stdin", "--passthrough"])
+            .unwrap()
+            .passthrough
+    );
+    assert!(config(&["firn-agent", "--", "app"]).unwrap().passthrough);
+    assert!(
+        !config(&["firn-agent", "--no-passthrough", "--", "app"])
+            .unwrap()
+            .passthrough
+    );
+    assert!(
+        crate::cli::Cli::try_parse_from(["firn-agent", "--passthrough", "--no-passthrough"])
+            .is_err()
+    );
+    // --stdin --once is --stdin: allowed.
+    assert!(config(&["firn-agent", "--stdin", "--once"]).is_ok());
+}
+
 #[test]
 fn bad_flags_are_named() {
     assert_eq!(
