@@ -1,15 +1,36 @@
-//! `firn-collector`: the fleet side (OTLP receiver, Prometheus scraper, offline analysis).
-//!
-//! Not built yet: this binary only says so, so that nobody mistakes it for a working
-//! collector. The Parquet it will write is the agent's (`firn-schemas`).
+//! `firn-collector`: see the library's docs.
+
+use firn_collector::{cli, receive};
 
 use std::process::ExitCode;
 
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
 fn main() -> ExitCode {
-    eprintln!(
-        "firn-collector {}: the fleet collector is not built yet.\n\
-         Use firn-agent, which writes the same event-table Parquet (firn-agent --help).",
-        env!("CARGO_PKG_VERSION")
-    );
-    ExitCode::from(2)
+    let cli = cli::Cli::parse();
+    let default = match (cli.quiet, cli.verbose) {
+        (true, _) => "warn",
+        (false, 0) => "info",
+        (false, 1) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .compact()
+        .init();
+    let result = match &cli.command {
+        cli::Command::Receive(args) => receive::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("firn-collector: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
 }

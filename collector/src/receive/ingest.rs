@@ -1,0 +1,178 @@
+//! From a decoded request to durable rows: check limits, map to rows, hand the batch to the
+//! writer thread, and wait until the file holding it is closed and synced.
+//!
+//! The writer commits in groups: it takes every batch waiting in its queue, writes them into
+//! one Parquet file, closes it (fsync, rename, fsync of the folder) and only then answers
+//! all of their requests. So an OK means the rows are in a closed file, and a busy
+//! collector writes fewer, larger files.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use arrow_array::RecordBatch;
+use firn_schemas::otlp::{Mapped, logs_to_rows, metrics_to_rows, traces_to_rows};
+use firn_schemas::{BatchBuilder, ParquetSink};
+use tokio::sync::{Semaphore, oneshot};
+
+use super::decode::Export;
+use super::limits::{LimitError, Limits};
+use crate::telemetry::Counters;
+
+/// Why a request was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// Over a limit.
+    #[error(transparent)]
+    Limit(#[from] LimitError),
+    /// Too many requests in progress (429).
+    #[error("too many requests in progress; retry later")]
+    Busy,
+    /// The writer's queue is full or the writer is gone (503).
+    #[error("{0}; retry later")]
+    Unavailable(String),
+}
+
+/// A batch waiting for the writer, and who to tell when it is durable.
+struct Job {
+    batch: RecordBatch,
+    done: oneshot::Sender<Result<(), String>>,
+}
+
+/// The shared entry point of the HTTP and gRPC servers.
+#[derive(Clone)]
+pub struct Ingest {
+    limits: Limits,
+    queue: SyncSender<Job>,
+    permits: Arc<Semaphore>,
+    /// Counters shared with `/metrics`.
+    pub counters: Arc<Counters>,
+}
+
+impl std::fmt::Debug for Ingest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ingest")
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl Ingest {
+    /// Starts the writer thread over `sink`. `queue` batches may wait for it; past that,
+    /// requests are answered 503.
+    pub fn start(
+        sink: ParquetSink,
+        limits: Limits,
+        max_concurrent: usize,
+        queue: usize,
+        counters: Arc<Counters>,
+    ) -> std::io::Result<(Self, std::thread::JoinHandle<()>)> {
+        let (tx, rx) = sync_channel(queue.max(1));
+        let c = counters.clone();
+        let handle = std::thread::Builder::new()
+            .name("parquet-writer".into())
+            .spawn(move || writer_loop(sink, rx, &c))?;
+        Ok((
+            Self {
+                limits,
+                queue: tx,
+                permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+                counters,
+            },
+            handle,
+        ))
+    }
+
+    /// A permit to work on one request, or [`IngestError::Busy`].
+    pub fn permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, IngestError> {
+        self.permits
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| IngestError::Busy)
+    }
+
+    /// Checks, maps and durably writes a request; what it became is returned for the
+    /// answer's `partial_success`.
+    pub async fn export(&self, req: Export) -> Result<Mapped, IngestError> {
+        self.limits.check(&req)?;
+        let mut b = BatchBuilder::new();
+        let mapped = match &req {
+            Export::Logs(r) => logs_to_rows(r, &mut b, now_ns()),
+            Export::Metrics(r) => metrics_to_rows(r, &mut b),
+            Export::Traces(r) => traces_to_rows(r, &mut b),
+        };
+        drop(req);
+        if mapped.rows == 0 {
+            return Ok(mapped);
+        }
+        let batch = b
+            .finish()
+            .map_err(|e| IngestError::Unavailable(format!("cannot build rows: {e}")))?;
+        let (done, wait) = oneshot::channel();
+        match self.queue.try_send(Job { batch, done }) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                return Err(IngestError::Unavailable(
+                    "the Parquet writer is behind".into(),
+                ));
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(IngestError::Unavailable(
+                    "the Parquet writer stopped".into(),
+                ));
+            }
+        }
+        match wait.await {
+            Ok(Ok(())) => Ok(mapped),
+            Ok(Err(e)) => Err(IngestError::Unavailable(e)),
+            Err(_) => Err(IngestError::Unavailable(
+                "the Parquet writer stopped".into(),
+            )),
+        }
+    }
+}
+
+/// Takes every waiting batch, writes them into one file, closes it, answers them.
+fn writer_loop(mut sink: ParquetSink, rx: Receiver<Job>, counters: &Counters) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while let Ok(j) = rx.try_recv() {
+            jobs.push(j);
+        }
+        let result = write_group(&mut sink, &jobs);
+        if let Err(e) = &result {
+            tracing::error!(error = %e, requests = jobs.len(), "Cannot write rows; requests answered 503");
+        }
+        for f in sink.take_written() {
+            counters.add("firn_collector_files_written_total", "", 1);
+            tracing::debug!(path = %f.path.display(), rows = f.rows, bytes = f.bytes, "Wrote file");
+        }
+        for j in jobs {
+            let _ = j.done.send(result.clone());
+        }
+    }
+    if let Err(e) = sink.close(Instant::now() + Duration::from_secs(20)) {
+        tracing::error!(error = %e, "Cannot close the Parquet output");
+    }
+}
+
+fn write_group(sink: &mut ParquetSink, jobs: &[Job]) -> Result<(), String> {
+    for j in jobs {
+        sink.write(&j.batch, &[]).map_err(|e| e.to_string())?;
+    }
+    sink.flush().map_err(|e| e.to_string())?;
+    match sink.rows_in_flight() {
+        0 => Ok(()),
+        n => Err(format!(
+            "{n} rows could not be written to {} yet",
+            sink.config().dir.display()
+        )),
+    }
+}
