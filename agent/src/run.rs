@@ -60,6 +60,9 @@ async fn run_async(cfg: &AgentConfig, counters: &Arc<Counters>) -> anyhow::Resul
         // Leave the last seconds of the platform's grace period for the exit itself.
         close_timeout: Duration::from_secs(20),
         initial_positions: recovered.positions.clone(),
+        // A run that follows no file has no position to carry, and must not write an empty
+        // map over an earlier run's.
+        carry_positions: !cfg.inputs.is_empty(),
         shutdown: Some(shutdown.clone()),
         ..SinkSettings::default()
     };

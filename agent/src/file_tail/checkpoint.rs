@@ -134,7 +134,8 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
     Ok(())
 }
 
-/// Finds this agent's newest complete file under `out_dir` and reads its positions.
+/// Finds this agent's newest complete file that carries source positions under `out_dir`
+/// and reads them.
 /// Removes this agent's leftovers of an interrupted write: hidden temporary files (local
 /// mode) and files without a valid footer (a stage write cut short).
 ///
@@ -176,7 +177,12 @@ pub fn recover(out_dir: &Path, agent_id: &str) -> io::Result<Recovered> {
         }
         match read_footer_metadata(&path) {
             Ok(meta) => {
-                if meta.get(META_AGENT_ID).map(String::as_str) != Some(agent_id) {
+                // A file without positions (written by a run that followed no file, or by a
+                // version that left them out of metrics-only files) says nothing about where
+                // the files stand: resume from the newest one that does.
+                if meta.get(META_AGENT_ID).map(String::as_str) != Some(agent_id)
+                    || !meta.contains_key(META_SOURCE_POSITIONS)
+                {
                     continue;
                 }
                 let closed: i64 = meta

@@ -28,8 +28,13 @@ pub struct SinkSettings {
     pub close_timeout: Duration,
     /// Messages waiting in the channel before senders block. Default 8.
     pub channel_capacity: usize,
-    /// Source positions recovered at start: every file carries the whole map.
+    /// Source positions recovered at start.
     pub initial_positions: BTreeMap<String, serde_json::Value>,
+    /// Every file carries the whole position map (`firn.source_positions`), whatever rows it
+    /// holds: a file of only metrics (the agent's telemetry after a quiet spell, the snapshot
+    /// at exit) is as good a place to resume from as any. Default true; false for an agent
+    /// that follows no file, so its files do not hide an earlier run's positions.
+    pub carry_positions: bool,
     /// When set, the thread stops at once without writing the open file, as a kill -9
     /// would: for crash tests.
     pub abort: Option<Arc<AtomicBool>>,
@@ -47,6 +52,7 @@ impl Default for SinkSettings {
             close_timeout: Duration::from_secs(25),
             channel_capacity: 8,
             initial_positions: BTreeMap::new(),
+            carry_positions: true,
             abort: None,
             shutdown: None,
         }
@@ -282,12 +288,13 @@ impl SinkThread {
             .finish()
             .map_err(|e| SinkError::Encode(e.into()))?;
         let mut meta = Vec::new();
-        if self.positions_dirty {
-            // Every source's latest position, so the newest file alone tells where to resume.
+        if self.settings.carry_positions || self.positions_dirty {
+            // Every source's latest position, in every file, so the newest file alone tells
+            // where to resume, even when it holds no log row.
             let json = serde_json::to_string(&self.positions).unwrap_or_default();
             meta.push((META_SOURCE_POSITIONS, json));
-            self.positions_dirty = false;
         }
+        self.positions_dirty = false;
         self.sink.write(&batch, &meta)?;
         self.collect_written();
         Ok(())
