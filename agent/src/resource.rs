@@ -59,6 +59,13 @@ impl Resource {
         Some(o.finish())
     }
 
+    /// Each attribute's key and value, in key order.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.attrs
+            .iter()
+            .map(|(k, (v, _))| (k.as_str(), v.as_str()))
+    }
+
     /// `key=value (origin)` for the start-up log.
     pub fn describe(&self) -> String {
         if self.attrs.is_empty() {

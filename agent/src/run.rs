@@ -114,9 +114,14 @@ async fn run_async(cfg: &AgentConfig, counters: &Arc<Counters>) -> anyhow::Resul
             "nothing to follow: give --input GLOB (add --once to read files to their end and exit), --stdin, or -- COMMAND to run and capture"
         );
     }
-    // The platform metric groups, on a thread of their own.
+    // The platform metric groups, on a thread of their own, and --http-listen.
     let latest = crate::metrics::Latest::default();
     let sampler = crate::metrics::spawn(&cfg.metrics, &tx, counters, &shutdown, &latest);
+    if let Some(addr) = cfg.metrics.http_listen {
+        crate::metrics::serve_http(addr, cfg, counters, &latest, &shutdown)
+            .await
+            .with_context(|| format!("cannot serve --http-listen {addr}"))?;
+    }
     // The agent's own counters: in its log and as METRIC rows beside the data.
     let telemetry = {
         let (tx, counters, shutdown) = (tx.clone(), counters.clone(), shutdown.clone());

@@ -166,7 +166,8 @@ impl Agent {
         let l2 = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("Sampling platform metrics") {
+                // Sampling started, or (with no group) the HTTP endpoint is up.
+                if line.contains("Sampling platform metrics") || line.contains("Serving GET") {
                     let _ = tx.send(());
                 }
                 l2.lock().unwrap().push_str(&line);
@@ -556,4 +557,179 @@ fn storage_capacity_and_usage_of_a_tmpfs() {
     assert_eq!(used.last(), Some(&f64::from(4u32 << 20)), "{used:?}");
     // No block device under a tmpfs: no I/O rates, said once in the log.
     assert!(values(&rows, "volume.read.throughput").is_empty());
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET path` on 127.0.0.1:`port`: (status, body).
+fn get(port: u16, path: &str) -> (u16, String) {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status = text[9..12].parse().unwrap();
+    let body = text.split_once("\r\n\r\n").unwrap().1.to_string();
+    (status, body)
+}
+
+/// The page parsed by Python's prometheus_client: (sample name, labels, value) for each.
+fn parse_prometheus(page: &str) -> Vec<(String, serde_json::Value, f64)> {
+    let script = r#"import sys, json
+from prometheus_client.parser import text_string_to_metric_families
+out = []
+for fam in text_string_to_metric_families(sys.stdin.read()):
+    for s in fam.samples:
+        out.append([s.name, s.labels, s.value])
+print(json.dumps(out))
+"#;
+    let mut py = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    py.stdin.take().unwrap().write_all(page.as_bytes()).unwrap();
+    let o = py.wait_with_output().unwrap();
+    assert!(
+        o.status.success(),
+        "prometheus_client rejects the page (pip install -r requirements-test.txt): {}\n{page}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: Vec<(String, serde_json::Value, f64)> = serde_json::from_slice(&o.stdout).unwrap();
+    v
+}
+
+#[test]
+fn metrics_endpoint_parses_as_prometheus_text_with_resource_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let vol = format!("out={}", dir.path().display());
+    let agent = Agent::start(
+        &[],
+        &dir.path().join("out"),
+        &[
+            "--metric-groups",
+            "all",
+            "--http-listen",
+            &addr,
+            "--volume",
+            &vol,
+            "--metric-port",
+            "web=1",
+            "--resource-attribute",
+            "snow.service.name=echo \"svc\"",
+        ],
+    );
+    sleep(1_500);
+    let (status, page) = get(port, "/metrics");
+    assert_eq!(status, 200);
+    let samples = parse_prometheus(&page);
+    let find = |n: &str| {
+        samples
+            .iter()
+            .find(|s| s.0 == n)
+            .unwrap_or_else(|| panic!("no {n} in\n{page}"))
+    };
+    let limit = find("container_cpu_limit");
+    assert_eq!(limit.1["snow_service_name"], "echo \"svc\"");
+    assert_eq!(limit.2, nproc());
+    assert_eq!(find("container_state_running").2, 1.0);
+    let cap = find("volume_capacity");
+    assert_eq!(cap.1["volume"], "out");
+    assert!(cap.2 > 0.0);
+    assert_eq!(
+        find("network_ingress_connections_active").1["endpoint"],
+        "web"
+    );
+    // firn's own counters, counters named with _total.
+    assert!(find("firn_metric_samples_total").2 >= 2.0);
+    assert!(find("firn_lines_read_total").2 >= 0.0);
+    assert_eq!(get(port, "/nope").0, 404);
+    drop(agent.stop());
+}
+
+#[test]
+fn healthcheck_is_503_while_the_output_is_unwritable_and_200_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    if let Err(e) = sh(&format!(
+        "mount -t tmpfs -o size=64m firn-out {}",
+        out.display()
+    )) {
+        return cannot_run("/healthcheck with an unwritable output", &e);
+    }
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = sh(&format!("umount -l {}", self.0.display()));
+        }
+    }
+    let _u = Unmount(out.clone());
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    // --max-file-age 1s: files every second, so a stall shows after 1 s + 10 s, not 70 s.
+    let mut agent = Agent::start(
+        &[],
+        &out,
+        &[
+            "--metric-groups",
+            "none",
+            "--http-listen",
+            &addr,
+            "--max-file-age",
+            "1s",
+        ],
+    );
+    let mut stdin = agent.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        for i in 0..400 {
+            if writeln!(stdin, "line {i}").is_err() {
+                break;
+            }
+            sleep(100);
+        }
+    });
+    let wait_for = |want: u16, max: Duration| {
+        let t = Instant::now();
+        loop {
+            let (status, body) = get(port, "/healthcheck");
+            if status == want {
+                return body;
+            }
+            assert!(
+                t.elapsed() < max,
+                "no {want} within {max:?}: {status} {body}"
+            );
+            sleep(250);
+        }
+    };
+    sleep(2_000);
+    assert_eq!(get(port, "/healthcheck").0, 200);
+    sh(&format!("mount -o remount,ro {}", out.display())).unwrap();
+    let why = wait_for(503, Duration::from_secs(60));
+    assert!(why.contains("takes nothing"), "{why}");
+    sh(&format!("mount -o remount,rw {}", out.display())).unwrap();
+    wait_for(200, Duration::from_secs(60));
+    writer.join().unwrap();
+    let rows = agent.stop();
+    drop(rows);
+    // Nothing was lost while the output was read-only.
+    let logs = common::line_counts(&out);
+    assert_eq!(logs.len(), 400, "every line written once");
+    assert!(logs.values().all(|n| *n == 1));
 }

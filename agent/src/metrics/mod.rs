@@ -16,7 +16,10 @@
 
 pub mod cgroup;
 pub mod config;
+pub mod health;
+pub mod http;
 mod network;
+pub mod prom;
 pub mod sample;
 mod status;
 mod storage;
@@ -275,6 +278,40 @@ pub fn spawn(
             None
         }
     }
+}
+
+/// Starts `--http-listen`: `/healthcheck` from the agent's progress, `/metrics` from its
+/// counters and `latest`.
+///
+/// # Errors
+/// When the address cannot be bound.
+pub async fn serve_http(
+    addr: std::net::SocketAddr,
+    cfg: &crate::config::AgentConfig,
+    counters: &Arc<Counters>,
+    latest: &Latest,
+    shutdown: &Shutdown,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    // A file is closed after --max-file-age at the latest; rows waiting longer than that
+    // and a margin mean the output takes nothing.
+    let stall = cfg.sink.max_file_age + std::time::Duration::from_secs(10);
+    let endpoints = http::Endpoints {
+        health: health::Health::new(
+            counters.clone(),
+            shutdown.clone(),
+            stall,
+            cfg.sink.dir.display().to_string(),
+        ),
+        counters: counters.clone(),
+        latest: latest.clone(),
+        resource: Arc::new(
+            cfg.resource
+                .pairs()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ),
+    };
+    http::serve(addr, endpoints, shutdown.clone()).await
 }
 
 #[cfg(test)]

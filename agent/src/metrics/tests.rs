@@ -576,3 +576,36 @@ fn groups_all_and_none() {
     );
     assert_eq!(crate::spec_config::metric_groups(&[]).unwrap(), ["status"]);
 }
+
+#[test]
+fn prometheus_page_groups_each_metric_and_escapes_labels() {
+    let c = crate::telemetry::Counters::default();
+    crate::telemetry::Counters::add(&c.metric_samples_total, 3);
+    let s = [
+        super::Sample::new(Group::Storage, "volume.usage", "bytes", Int(1)).with("volume", "a"),
+        super::Sample::new(Group::Storage, "volume.capacity", "bytes", Int(9)).with("volume", "a"),
+        super::Sample::new(Group::Storage, "volume.usage", "bytes", Int(2))
+            .with("volume", "b\"\\\n"),
+        super::Sample::new(
+            Group::System,
+            "container.cpu.usage",
+            "cpu cores",
+            Double(0.25),
+        ),
+    ];
+    let res = [("snow.service.name".to_string(), "svc".to_string())];
+    let page = super::prom::render(&c, &s, &res);
+    assert!(page.contains(
+        "# TYPE firn_metric_samples_total counter\nfirn_metric_samples_total{snow_service_name=\"svc\"} 3\n"
+    ));
+    assert!(
+        page.contains(
+            "# TYPE volume_usage gauge\n\
+volume_usage{volume=\"a\",snow_service_name=\"svc\"} 1\n\
+volume_usage{volume=\"b\\\"\\\\\\n\",snow_service_name=\"svc\"} 2\n"
+        ),
+        "{page}"
+    );
+    assert!(page.contains("container_cpu_usage{snow_service_name=\"svc\"} 0.25\n"));
+    assert_eq!(page.matches("# TYPE volume_usage").count(), 1);
+}
