@@ -155,9 +155,11 @@ pub struct InputArgs {
     #[arg(long, value_name = "REGEX")]
     pub multiline_start: Option<String>,
 
-    /// SPCS logLevel, for files and captured output: INFO exports every log row; ERROR only
-    /// the stderr stream and records of severity ERROR or FATAL; NONE no log rows (metrics
-    /// still flow). Filtered rows are counted.
+    /// SPCS logLevel, for files and captured output: INFO exports every log row; NONE no
+    /// log rows (metrics still flow); ERROR keeps the stderr stream (captured, or named by a
+    /// CRI/Docker file) and records of severity ERROR or FATAL: structured records stating
+    /// it, and file lines whose recognised level is ERROR or FATAL (a plain captured stdout
+    /// line is never kept, as on the platform). Filtered rows are counted.
     #[arg(
         long,
         value_name = "LEVEL",
@@ -165,6 +167,27 @@ pub struct InputArgs {
         env = "FIRN_LOG_LEVEL"
     )]
     pub log_level: crate::level_filter::LogLevel,
+
+    /// Recognition of each file line's own event time (TIMESTAMP) and level (severity):
+    /// auto (learned per file from its lines: ISO 8601, syslog, Apache/Nginx, log4j, Python,
+    /// glog, logcat, logfmt, JSON, epoch, ...) or none (TIMESTAMP is the read time, severity
+    /// the stream's). OBSERVED_TIMESTAMP is always the read time.
+    #[arg(long, value_name = "MODE", default_value = "auto")]
+    pub parse: crate::line_semantics::ParseMode,
+
+    /// The zone of times written without one: UTC or a fixed offset such as +01:00.
+    #[arg(long, value_name = "ZONE", default_value = "UTC")]
+    pub timezone: crate::line_semantics::Timezone,
+
+    /// A time layout recognition does not know, strftime-like, tried first at each line's
+    /// start: %Y %y %m %b %d %e %H %M %S %f (fraction) %z %a %s, e.g. '%d.%m.%Y %H:%M:%S'.
+    #[arg(long, value_name = "FORMAT")]
+    pub timestamp_format: Option<crate::line_semantics::TimestampFormat>,
+
+    /// A regular expression whose group `level` (or first group) is the line's level word,
+    /// instead of the one recognition finds, e.g. ' lvl=(?P<level>\w+)'.
+    #[arg(long, value_name = "REGEX")]
+    pub severity_regex: Option<String>,
 
     /// Where to start in files found at first start that have no checkpoint: beginning or
     /// end. Files that appear later are always read from their beginning.

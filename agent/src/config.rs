@@ -111,6 +111,25 @@ impl AgentConfig {
             .map(regex::Regex::new)
             .transpose()
             .context("--multiline-start is not a valid regular expression")?;
+        let severity_regex = cli
+            .input
+            .severity_regex
+            .as_deref()
+            .map(|r| {
+                let re = regex::Regex::new(r)
+                    .with_context(|| format!("--severity-regex {r:?} is not a valid regular expression"))?;
+                if re.captures_len() < 2 {
+                    bail!("--severity-regex {r:?} has no group: mark the level word, e.g. (?P<level>\\w+)");
+                }
+                Ok(re)
+            })
+            .transpose()?;
+        let semantics = Arc::new(crate::line_semantics::SemanticsConfig {
+            parse: cli.input.parse,
+            timezone: cli.input.timezone,
+            timestamp_format: cli.input.timestamp_format.clone(),
+            severity_regex,
+        });
         let reader = ReaderConfig {
             max_line_bytes,
             long_lines: cli.input.long_lines,
@@ -119,6 +138,7 @@ impl AgentConfig {
                 multiline_start,
                 level: cli.input.log_level,
                 max_record_bytes: max_line_bytes,
+                semantics,
             }),
         };
         let mut tail = TailConfig::new(inputs.clone(), reader);

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod file_tail;
 pub mod level_filter;
+pub mod line_semantics;
 pub mod metrics;
 pub mod once;
 pub mod pipeline;

@@ -8,6 +8,7 @@ use std::path::Path;
 use firn_schemas::{JsonText, ObjectWriter, Severity};
 
 use crate::level_filter::{LogLevel, RowFacts, Source, Stream};
+use crate::line_semantics::Recognizer;
 use crate::pipeline::ChunkBuilder;
 use crate::structured;
 use crate::telemetry::Counters;
@@ -152,12 +153,15 @@ impl RowMapper {
     }
 
     /// Adds `line` to `out` as a row, or counts it as filtered. Returns whether it was kept.
+    /// A line that is not structured is read by `recognizer` (files), when given, for its
+    /// own time and severity; a runtime's time (`line.ts`) wins over the text's.
     pub fn push(
         &self,
         line: &DecodedLine<'_>,
         now_ns: i64,
         out: &mut ChunkBuilder,
         counters: &Counters,
+        recognizer: Option<&mut Recognizer>,
     ) -> bool {
         if self.exports_nothing() {
             Counters::add(&counters.log_rows_filtered_total, 1);
@@ -169,6 +173,20 @@ impl RowMapper {
         } else {
             structured::parse(line.text)
         };
+        let mut line = *line;
+        if parsed.is_none()
+            && let Some(r) = recognizer
+        {
+            let seen = r.recognize(line.text, now_ns);
+            if seen.own_time {
+                Counters::add(&counters.lines_time_recognised_total, 1);
+            }
+            if seen.own_severity {
+                Counters::add(&counters.lines_severity_recognised_total, 1);
+            }
+            line.ts = line.ts.or(seen.ts);
+            line.severity = line.severity.or(seen.severity);
+        }
         let facts = RowFacts {
             source: self.source,
             stream: line.stream,

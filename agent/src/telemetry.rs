@@ -33,6 +33,8 @@ counters! {
     invalid_utf8_lines_total: "Lines with bytes that are not UTF-8, kept with U+FFFD in their place.",
     read_errors_total: "Errors reading a source.",
     log_rows_filtered_total: "Log records left out by the logLevel filter.",
+    lines_time_recognised_total: "File records whose own event time was recognised in their text.",
+    lines_severity_recognised_total: "File records whose own level was recognised in their text.",
     files_rotated_total: "Files seen renamed or deleted while being read (rotation).",
     files_truncated_total: "Files seen truncated (copytruncate); reading restarted at 0.",
     files_released_total: "Files read to their end and let go after leaving the inputs.",

@@ -78,7 +78,7 @@ impl LineRules {
             severity: None,
             flags,
         };
-        self.mapper.push(&line, ts, chunk, counters);
+        self.mapper.push(&line, ts, chunk, counters, None);
     }
 }
 

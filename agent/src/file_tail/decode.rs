@@ -12,6 +12,7 @@ use regex::Regex;
 
 use super::lines::{LinePos, RawLine};
 use crate::level_filter::{LogLevel, Source, Stream};
+use crate::line_semantics::{Recognizer, SemanticsConfig};
 use crate::pipeline::ChunkBuilder;
 use crate::row_mapper::{DecodedLine, LineFlags as Flags, RowAttrs, RowMapper};
 use crate::structured;
@@ -65,6 +66,8 @@ pub struct DecodeConfig {
     pub level: LogLevel,
     /// Longest record (a joined record is cut there and marked truncated).
     pub max_record_bytes: usize,
+    /// How event times and levels are recognised in plain lines.
+    pub semantics: Arc<SemanticsConfig>,
 }
 
 /// A record being joined from several lines.
@@ -93,6 +96,7 @@ pub struct Decoder {
     cfg: Arc<DecodeConfig>,
     format: Format,
     mapper: RowMapper,
+    recognizer: Recognizer,
     pending: Option<Pending>,
     committed: LinePos,
 }
@@ -103,6 +107,7 @@ impl Decoder {
         let format = cfg.format;
         let mapper = RowMapper::new(Source::File, cfg.level, RowAttrs::file(path));
         Self {
+            recognizer: Recognizer::new(cfg.semantics.clone()),
             cfg,
             format,
             mapper,
@@ -238,7 +243,8 @@ impl Decoder {
             severity: None,
             flags,
         };
-        self.mapper.push(&line, now_ns, out, counters);
+        self.mapper
+            .push(&line, now_ns, out, counters, Some(&mut self.recognizer));
     }
 }
 

@@ -41,6 +41,7 @@ pub struct OutRow {
     pub attributes: serde_json::Value,
     pub record_type: String,
     pub timestamp: i64,
+    pub observed: i64,
 }
 
 fn col_str(batch: &arrow_array::RecordBatch, name: &str, i: usize) -> Option<String> {
@@ -66,6 +67,13 @@ pub fn read_rows(dir: &Path) -> Vec<OutRow> {
                 .downcast_ref::<arrow_array::TimestampNanosecondArray>()
                 .unwrap()
                 .clone();
+            let observed = batch
+                .column_by_name("OBSERVED_TIMESTAMP")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<arrow_array::TimestampNanosecondArray>()
+                .unwrap()
+                .clone();
             for i in 0..batch.num_rows() {
                 let j = |n: &str| {
                     col_str(&batch, n, i)
@@ -78,6 +86,7 @@ pub fn read_rows(dir: &Path) -> Vec<OutRow> {
                     attributes: j("RECORD_ATTRIBUTES"),
                     record_type: col_str(&batch, "RECORD_TYPE", i).unwrap(),
                     timestamp: ts.value(i),
+                    observed: observed.value(i),
                 });
             }
         }

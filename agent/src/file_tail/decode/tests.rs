@@ -7,6 +7,7 @@ fn cfg(format: Format, multiline: Option<&str>, level: LogLevel) -> Arc<DecodeCo
         multiline_start: multiline.map(|m| Regex::new(m).unwrap()),
         level,
         max_record_bytes: 256,
+        semantics: Arc::default(),
     })
 }
 
@@ -198,4 +199,70 @@ fn a_warn_record_on_a_cri_stderr_line_is_kept_at_error_as_when_captured() {
     assert_eq!(r.texts(), ["slow disk", "bad"]);
     assert_eq!(r.record(0)["severity_text"], "WARN");
     assert_eq!(r.attr(0)["log.iostream"], "stderr");
+}
+
+fn rows_of(parse: crate::line_semantics::ParseMode, lines: &[Vec<u8>]) -> Vec<String> {
+    let cfg = Arc::new(DecodeConfig {
+        format: Format::Plain,
+        multiline_start: None,
+        level: LogLevel::Info,
+        max_record_bytes: 256,
+        semantics: Arc::new(crate::line_semantics::SemanticsConfig {
+            parse,
+            ..Default::default()
+        }),
+    });
+    let mut d = Decoder::new(cfg, std::path::Path::new("/l/a.log"), LinePos::default());
+    let mut out = ChunkBuilder::default();
+    let counters = Counters::default();
+    for l in lines {
+        let raw = RawLine {
+            bytes: l,
+            pos: LinePos::default(),
+            truncated: false,
+            split: false,
+        };
+        d.line(&raw, i64::MAX, &mut out, &counters);
+    }
+    out.take(0, None)
+        .iter()
+        .map(|(t, _)| t.to_string())
+        .collect()
+}
+
+fn line_bytes() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    use proptest::prelude::*;
+    prop_oneof![
+        proptest::collection::vec(any::<u8>().prop_filter("no newline", |b| *b != b'\n'), 0..120),
+        "[0-9 :\\-/.,TZz+<>\\[\\]A-Za-z=\"{}#|\t]{0,80}".prop_map(String::into_bytes),
+        "(<1[0-9]{1,2}>1? )?(20[0-9]{2}[-/][01][0-9][-/][0-3][0-9][T ][0-2][0-9]:[0-5][0-9]:[0-6][0-9]([.,][0-9]{1,12})?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?|[IWEF][01][0-9][0-3][0-9] [0-9:.]{8,15}|1[0-9]{9,12}(\\.[0-9]+)?) ?(ERROR|warn|\\[crit\\]|X)? .{0,20}"
+            .prop_map(String::into_bytes),
+    ]
+}
+
+proptest::proptest! {
+    /// Recognition never panics and never changes VALUE: the rows' texts are those read
+    /// with recognition off.
+    #[test]
+    fn recognition_never_panics_nor_changes_value(
+        lines in proptest::collection::vec(line_bytes(), 1..24)
+    ) {
+        let on = rows_of(crate::line_semantics::ParseMode::Auto, &lines);
+        let off = rows_of(crate::line_semantics::ParseMode::None, &lines);
+        proptest::prop_assert_eq!(on, off);
+    }
+
+    /// Any text at any read time: no panic, and a time only where the text has digits.
+    #[test]
+    fn the_recognizer_never_panics(
+        line in line_bytes(),
+        now in proptest::prelude::any::<i64>(),
+    ) {
+        let mut r = crate::line_semantics::Recognizer::new(Arc::default());
+        let text = String::from_utf8_lossy(&line);
+        let seen = r.recognize(&text, now);
+        if seen.own_time {
+            proptest::prop_assert!(text.bytes().any(|b| b.is_ascii_digit()));
+        }
+    }
 }
