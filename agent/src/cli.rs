@@ -205,6 +205,16 @@ pub struct InputArgs {
     /// Do not use file-system events (inotify); poll only.
     #[arg(long)]
     pub no_events: bool,
+
+    /// Which symlinks (to files or folders) the inputs follow: inside (only a link whose
+    /// target resolves inside the base folder of the glob that matched it, the glob's part
+    /// before its first wildcard), any, or none. A link not followed is logged once at WARN.
+    #[arg(long, value_name = "WHICH", default_value = "inside")]
+    pub follow_symlinks: crate::file_tail::FollowSymlinks,
+
+    /// A last line without a newline is written once its file has been quiet this long.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration_arg)]
+    pub partial_line_timeout: std::time::Duration,
 }
 
 /// Where and how to write.

@@ -150,6 +150,8 @@ impl AgentConfig {
         tail.max_open_files = cli.input.max_open_files.max(1);
         tail.start_at_end = cli.input.start_at == "end";
         tail.use_events = !cli.input.no_events;
+        tail.follow_symlinks = cli.input.follow_symlinks;
+        tail.idle_flush = cli.input.partial_line_timeout;
         if let Some(id) = &out.agent_id {
             if firn_schemas::parquet_sink::naming::sanitize_id(id).is_empty() {
                 bail!("--agent-id {id:?} has no letter or digit");

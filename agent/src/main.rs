@@ -101,5 +101,14 @@ fn run(cli: &mut cli::Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCod
         eprintln!("firn-agent: error: {e}");
         return Ok(ExitCode::from(1));
     }
+    if !report.unreadable.is_empty() {
+        for p in &report.unreadable {
+            eprintln!(
+                "firn-agent: error: could not read {} (see the warning above); its lines are not in the output",
+                firn_agent::file_tail::names::escaped(p)
+            );
+        }
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
 }

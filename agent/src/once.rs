@@ -24,6 +24,8 @@ pub struct OnceReport {
     pub written: Vec<std::path::PathBuf>,
     /// The sink's report.
     pub sink: SinkReport,
+    /// Input files that could not be opened or read (the run must fail, naming them).
+    pub unreadable: Vec<std::path::PathBuf>,
 }
 
 /// Runs `--once`.
@@ -48,7 +50,7 @@ pub fn run(cfg: &AgentConfig, counters: &Arc<Counters>) -> anyhow::Result<OnceRe
     let mut tailer = Tailer::new(tail_cfg, &Recovered::default(), tx, counters.clone());
     tailer.discover(Instant::now());
     let files = tailer.watched();
-    if files == 0 {
+    if files == 0 && tailer.unreadable().is_empty() {
         drop(tailer);
         let _ = handle.join();
         bail!(
@@ -61,6 +63,7 @@ pub fn run(cfg: &AgentConfig, counters: &Arc<Counters>) -> anyhow::Result<OnceRe
         );
     }
     tailer.finish();
+    let unreadable = tailer.unreadable();
     drop(tailer);
     let sink = handle
         .join()
@@ -73,5 +76,6 @@ pub fn run(cfg: &AgentConfig, counters: &Arc<Counters>) -> anyhow::Result<OnceRe
         files,
         written,
         sink,
+        unreadable,
     })
 }

@@ -66,7 +66,8 @@ pub struct RowAttrs {
 impl RowAttrs {
     /// The attributes of the rows of the file at `path`.
     pub fn file(path: &Path) -> Self {
-        Self::build(Some(&path.to_string_lossy()))
+        // Bytes that are not UTF-8 shown as `\xNN`, so such names stay told apart.
+        Self::build(Some(&crate::file_tail::names::escaped(path)))
     }
 
     /// The attributes of captured output's rows.
@@ -145,6 +146,11 @@ impl RowMapper {
             level,
             attrs,
         }
+    }
+
+    /// Rows from now on carry `attrs` (a file was renamed).
+    pub fn set_attrs(&mut self, attrs: RowAttrs) {
+        self.attrs = attrs;
     }
 
     /// Whether no row can pass (`NONE`): callers may skip work.

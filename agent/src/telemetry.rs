@@ -32,6 +32,7 @@ counters! {
     long_lines_dropped_bytes: "Bytes of those lines.",
     invalid_utf8_lines_total: "Lines with bytes that are not UTF-8, kept with U+FFFD in their place.",
     read_errors_total: "Errors reading a source.",
+    files_skipped_total: "Input names matched but not read: symlinks refused by --follow-symlinks, FIFOs, sockets, devices.",
     log_rows_filtered_total: "Log records left out by the logLevel filter.",
     lines_time_recognised_total: "File records whose own event time was recognised in their text.",
     lines_severity_recognised_total: "File records whose own level was recognised in their text.",

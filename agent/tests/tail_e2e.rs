@@ -789,13 +789,15 @@ fn values(out: &Path) -> Vec<String> {
         .collect()
 }
 
-/// A last line without a newline is emitted once the file has been quiet for a second; its
-/// rest, written later, is a row of its own, and the head is not emitted again, neither by
-/// the same agent nor by one restarted after a kill -9.
-fn partial_last_line(kill_between: bool) {
+/// A last line without a newline is emitted once the file has been quiet for
+/// `--partial-line-timeout` (5 s by default); its rest, written later, is a row of its own,
+/// and the head is not emitted again, neither by the same agent nor by one restarted after a
+/// kill -9.
+fn partial_last_line(kill_between: bool, extra: &[&str], quiet: Duration) {
     let (dir, logs) = run_dir();
     let out = dir.path().join("out");
-    let agent = Agent::start(dir.path(), &FOLLOW);
+    let args: Vec<&str> = FOLLOW.iter().chain(extra).copied().collect();
+    let agent = Agent::start(dir.path(), &args);
     let log = agent.log.clone();
     let mut f = append_to(&logs.join("app.log"));
     f.write_all(b"first\nhead of a line").unwrap();
@@ -803,21 +805,20 @@ fn partial_last_line(kill_between: bool) {
     wait_for_rows(&out, 2, Duration::from_secs(30), &log);
     let took = t0.elapsed();
     assert!(
-        took >= Duration::from_millis(950),
-        "the unfinished line was emitted after {took:?}, before the file was quiet for 1s"
+        took >= quiet - Duration::from_millis(50),
+        "the unfinished line was emitted after {took:?}, before the file was quiet for {quiet:?}"
     );
     let agent = if kill_between {
         agent.kill9();
-        Agent::start(dir.path(), &FOLLOW)
+        Agent::start(dir.path(), &args)
     } else {
         agent
     };
     f.write_all(b" and its rest\nnext\n").unwrap();
     wait_for_rows(&out, 4, Duration::from_secs(30), &log);
-    // Time for a wrong extra row to come out.
-    sleep(Duration::from_millis(1500));
     let (status, _) = agent.terminate(Duration::from_secs(10));
     assert!(status.success());
+    // Stopped: every row it would ever write is out, a wrong extra one included.
     assert_eq!(
         values(&out),
         ["first", "head of a line", " and its rest", "next"],
@@ -828,12 +829,17 @@ fn partial_last_line(kill_between: bool) {
 
 #[test]
 fn a_last_line_without_newline_is_emitted_when_idle_and_not_again_when_it_ends() {
-    partial_last_line(false);
+    partial_last_line(false, &[], Duration::from_secs(5));
 }
 
 #[test]
 fn a_last_line_without_newline_is_not_emitted_again_after_kill_9_and_restart() {
-    partial_last_line(true);
+    // A shorter timeout (a setting of its own) keeps this variant quick.
+    partial_last_line(
+        true,
+        &["--partial-line-timeout", "1s"],
+        Duration::from_secs(1),
+    );
 }
 
 #[test]
@@ -1223,8 +1229,21 @@ fn a_copy_seen_half_written_by_copytruncate_was_read_again_from_its_start() {
     write_lines(&mut f, &new);
     lines.extend(new);
     let caught_up = wait_for_lines(&out, &lines, Duration::from_secs(30));
-    // Time for a wrong second reading to come out.
-    sleep(Duration::from_secs(2));
+    // Wait until the agent has decided where the copy starts (it says so, right or wrong):
+    // after SIGTERM it reads every file it follows to its end, so a wrong second reading
+    // is in the output when it exits.
+    let t0 = Instant::now();
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("app.log.1")
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the copy was never seen\n{}",
+            log_tail(&log)
+        );
+        sleep(Duration::from_millis(100));
+    }
     let (status, _) = agent.terminate(Duration::from_secs(10));
     let verdict = exactly_once(&final_counts(&out), &lines);
     assert!(

@@ -102,6 +102,11 @@ pub struct Decoder {
 }
 
 impl Decoder {
+    /// Rows decoded from now on say `path` (the file was renamed).
+    pub fn set_path(&mut self, path: &std::path::Path) {
+        self.mapper.set_attrs(RowAttrs::file(path));
+    }
+
     /// A decoder for the file at `path`, read from `pos`.
     pub fn new(cfg: Arc<DecodeConfig>, path: &std::path::Path, pos: LinePos) -> Self {
         let format = cfg.format;

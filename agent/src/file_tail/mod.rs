@@ -5,9 +5,14 @@ pub mod checkpoint;
 pub mod decode;
 pub mod identity;
 pub mod lines;
+pub mod names;
+pub mod open;
 mod reader;
 pub mod tailer;
+pub mod walk;
+pub mod watch;
 
 pub use decode::{DecodeConfig, Format};
 pub use reader::{FileReader, ReadOutcome, ReaderConfig};
 pub use tailer::{TailConfig, Tailer};
+pub use walk::FollowSymlinks;

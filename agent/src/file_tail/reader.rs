@@ -97,6 +97,13 @@ impl FileReader {
         &self.path
     }
 
+    /// Reads on under a new name (the file was renamed): rows say the path their bytes
+    /// are read from.
+    pub fn set_path(&mut self, path: &Path) {
+        self.path = path.to_path_buf();
+        self.decoder.set_path(path);
+    }
+
     /// The open file.
     pub fn file(&self) -> &File {
         &self.file
