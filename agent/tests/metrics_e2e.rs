@@ -733,3 +733,107 @@ fn healthcheck_is_503_while_the_output_is_unwritable_and_200_again() {
     assert_eq!(logs.len(), 400, "every line written once");
     assert!(logs.values().all(|n| *n == 1));
 }
+
+/// A stand-in for the NVIDIA driver's NVML: two GPUs with fixed figures.
+const FAKE_NVML: &str = r#"
+typedef struct { unsigned int version; unsigned long long total, reserved, free, used; } mem_v2;
+typedef struct { unsigned int gpu, memory; } util;
+static int dev[2];
+int nvmlInit_v2(void) { return 0; }
+int nvmlShutdown(void) { return 0; }
+int nvmlSystemGetDriverVersion(char *v, unsigned int n) { if (n > 7) { v[0]='5'; v[1]='5'; v[2]='0'; v[3]='.'; v[4]='1'; v[5]=0; } return 0; }
+int nvmlDeviceGetCount_v2(unsigned int *n) { *n = 2; return 0; }
+int nvmlDeviceGetHandleByIndex_v2(unsigned int i, void **d) { if (i > 1) return 2; *d = &dev[i]; return 0; }
+int nvmlDeviceGetMemoryInfo_v2(void *d, mem_v2 *m) {
+    int i = (int *)d - dev;
+    m->total = 16ULL << 30; m->reserved = 0;
+    m->used = (i == 0 ? 1ULL : 3ULL) << 30; m->free = m->total - m->used; return 0;
+}
+int nvmlDeviceGetUtilizationRates(void *d, util *u) { u->gpu = (int *)d == dev ? 37 : 50; u->memory = 1; return 0; }
+"#;
+
+#[test]
+fn gpu_rows_from_a_stand_in_nvml_and_none_without_a_driver() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("nvml.c");
+    std::fs::write(&src, FAKE_NVML).unwrap();
+    let lib = dir.path().join("libnvidia-ml.so.1");
+    let st = Command::new("gcc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&lib)
+        .arg(&src)
+        .status()
+        .unwrap();
+    assert!(st.success(), "gcc");
+    let run = |with_lib: bool, tag: &str| {
+        let out = dir.path().join(tag);
+        let mut cmd = Command::new(FIRN);
+        cmd.args(["--stdin", "--metrics-interval", "1s", "--output"])
+            .arg(&out)
+            .args(["--metric-groups", "system,system_limits"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if with_lib {
+            cmd.env("LD_LIBRARY_PATH", dir.path());
+        }
+        let mut child = cmd.spawn().unwrap();
+        sleep(1_500);
+        drop(child.stdin.take());
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success());
+        let rows: Vec<Row> = read_rows(&out)
+            .into_iter()
+            .filter(|r| {
+                r.record["metric"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.contains("gpu"))
+            })
+            .map(|r| Row {
+                name: r.record["metric"]["name"].as_str().unwrap().to_string(),
+                attrs: r.attributes,
+                value: r.value.as_f64().unwrap(),
+                ts: r.timestamp,
+            })
+            .collect();
+        (rows, String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let (rows, _) = run(true, "with");
+    let first_ts = rows.iter().map(|r| r.ts).min().unwrap();
+    let mut first: Vec<(String, String, f64)> = rows
+        .iter()
+        .filter(|r| r.ts == first_ts)
+        .map(|r| {
+            (
+                r.name.clone(),
+                r.attrs["gpu"].as_str().unwrap().to_string(),
+                r.value,
+            )
+        })
+        .collect();
+    first.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let g = |n: &str, i: &str, v: f64| (n.to_string(), i.to_string(), v);
+    let gib = f64::from(1u32 << 30);
+    assert_eq!(
+        first,
+        [
+            g("container.gpu.limit", "0", 1.0),
+            g("container.gpu.limit", "1", 1.0),
+            g("container.gpu.memory.capacity", "0", 16.0 * gib),
+            g("container.gpu.memory.capacity", "1", 16.0 * gib),
+            g("container.gpu.memory.usage", "0", gib),
+            g("container.gpu.memory.usage", "1", 3.0 * gib),
+            g("container.gpu.requested", "0", 1.0),
+            g("container.gpu.requested", "1", 1.0),
+            g("container.gpu.utilization", "0", 0.37),
+            g("container.gpu.utilization", "1", 0.5),
+        ]
+    );
+    let (rows, log) = run(false, "without");
+    assert!(rows.is_empty(), "{rows:?}");
+    assert_eq!(
+        log.matches("No NVIDIA driver: no GPU rows").count(),
+        1,
+        "{log}"
+    );
+}

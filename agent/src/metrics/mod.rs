@@ -16,6 +16,7 @@
 
 pub mod cgroup;
 pub mod config;
+mod gpu;
 pub mod health;
 pub mod http;
 mod network;
@@ -91,6 +92,7 @@ pub struct Sampler {
     node: Option<Node>,
     files: sample::Files,
     rates: sample::Rates,
+    gpus: gpu::Gpus,
 }
 
 impl Sampler {
@@ -103,6 +105,7 @@ impl Sampler {
             node,
             files: sample::Files::default(),
             rates: sample::Rates::default(),
+            gpus: gpu::Gpus::none(),
         }
     }
 
@@ -115,7 +118,12 @@ impl Sampler {
             Path::new("/"),
             cfg.cgroup.as_deref(),
         );
-        Self::new(cfg, Path::new("/"), cg, Node::detect())
+        let wants_gpu = cfg.has(Group::System) || cfg.has(Group::SystemLimits);
+        let mut s = Self::new(cfg, Path::new("/"), cg, Node::detect());
+        if wants_gpu {
+            s.gpus = gpu::Gpus::load();
+        }
+        s
     }
 
     /// The cgroup sampled.

@@ -67,6 +67,7 @@ impl Sampler {
         if let Some(b) = self.memory_working_set() {
             out.push(Sample::new(g, "container.memory.usage", "bytes", int(b)));
         }
+        self.sample_gpu_usage(out);
     }
 
     /// The CPU limit in cores: the quota, or the node's cores when there is none.
@@ -181,5 +182,6 @@ impl Sampler {
                 int(req),
             ));
         }
+        self.sample_gpu_limits(out);
     }
 }
