@@ -249,8 +249,10 @@ pub struct OutputArgs {
     pub row_group_rows: usize,
 
     /// Names this agent in its files' names and footers, so after a restart it resumes from
-    /// its own files and no other agent's. Default: the host name (stable across container
-    /// restarts in SPCS).
+    /// its own files and no other agent's, and removes only its own leftovers (the id is
+    /// matched exactly: `app` never touches the files of `app-2`). Two agents running at
+    /// once in one output folder need different ids. Default: the host name (stable across
+    /// container restarts in SPCS).
     #[arg(long, value_name = "ID", env = "FIRN_AGENT_ID")]
     pub agent_id: Option<String>,
 }

@@ -37,25 +37,27 @@ async fn run_async(cfg: &AgentConfig, counters: &Arc<Counters>) -> anyhow::Resul
     let shutdown = Shutdown::new(Duration::from_secs(30));
     listen_for_signals(shutdown.clone()).context("cannot install signal handlers")?;
     // Resume where this agent's newest complete file says each source stood.
-    let recovered = if cfg.inputs.is_empty() {
-        Recovered::default()
-    } else {
-        let r = checkpoint::recover(&cfg.sink.dir, &cfg.sink.agent_id).with_context(|| {
+    // Remove this agent's leftovers of an interrupted write, whatever its sources, and
+    // resume where its newest complete file says each followed file stood.
+    let mut recovered =
+        checkpoint::recover(&cfg.sink.dir, &cfg.sink.agent_id).with_context(|| {
             format!(
                 "cannot read the output folder {} to resume",
                 cfg.sink.dir.display()
             )
         })?;
-        match &r.from {
-            Some(f) => {
-                tracing::info!(from = %f.display(), files = r.checkpoints.len(), removed_partial = r.removed.len(), "Resuming from checkpoints")
-            }
-            None => {
-                tracing::info!(agent_id = %cfg.sink.agent_id, "No earlier output of this agent; reading files from their start")
-            }
-        }
-        r
-    };
+    let (removed, left) = (recovered.removed.len(), recovered.left.len());
+    if cfg.inputs.is_empty() {
+        recovered = Recovered {
+            removed: recovered.removed,
+            left: recovered.left,
+            ..Recovered::default()
+        };
+    } else if let Some(f) = &recovered.from {
+        tracing::info!(from = %f.display(), files = recovered.checkpoints.len(), removed_partial = removed, left_unreadable = left, "Resuming from checkpoints");
+    } else {
+        tracing::info!(agent_id = %cfg.sink.agent_id, removed_partial = removed, left_unreadable = left, "No earlier output of this agent; reading files from their start");
+    }
     let settings = SinkSettings {
         // Leave the last seconds of the platform's grace period for the exit itself.
         close_timeout: Duration::from_secs(20),

@@ -10,10 +10,8 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use firn_schemas::parquet_sink::naming::{is_output_file, may_be_from_agent};
-use firn_schemas::parquet_sink::{
-    META_AGENT_ID, META_CLOSED_AT, META_SOURCE_POSITIONS, read_footer_metadata,
-};
+use firn_schemas::parquet_sink::META_SOURCE_POSITIONS;
+use firn_schemas::parquet_sink::leftovers::scan_own_files;
 
 use super::identity::Fingerprint;
 use super::lines::LinePos;
@@ -114,95 +112,25 @@ pub struct Recovered {
     pub from: Option<PathBuf>,
     /// Leftovers of an interrupted write that were removed.
     pub removed: Vec<PathBuf>,
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    for e in rd {
-        let e = e?;
-        let ft = e.file_type()?;
-        if ft.is_dir() {
-            walk(&e.path(), out)?;
-        } else if ft.is_file() {
-            out.push(e.path());
-        }
-    }
-    Ok(())
+    /// This agent's files that could not be read or removed, with why (each logged).
+    pub left: Vec<(PathBuf, String)>,
 }
 
 /// Finds this agent's newest complete file that carries source positions under `out_dir`
-/// and reads them.
-/// Removes this agent's leftovers of an interrupted write: hidden temporary files (local
-/// mode) and files without a valid footer (a stage write cut short).
+/// and reads them. Removes every leftover of this agent's interrupted writes: temporary files
+/// (local mode) and files that are not complete Parquet (a stage write cut short). Files of
+/// other agents, and files that cannot be read, are left alone.
 ///
 /// # Errors
 /// When the output folder cannot be listed.
 pub fn recover(out_dir: &Path, agent_id: &str) -> io::Result<Recovered> {
-    let mut files = Vec::new();
-    walk(out_dir, &mut files)?;
-    let mut rec = Recovered::default();
-    let mut own: Vec<(String, PathBuf)> = Vec::new();
-    for path in files {
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        if !may_be_from_agent(name, agent_id) {
-            continue;
-        }
-        if name.starts_with('.') && name.ends_with(".tmp") {
-            if std::fs::remove_file(&path).is_ok() {
-                rec.removed.push(path);
-            }
-            continue;
-        }
-        if is_output_file(name) {
-            // firn-YYYYMMDDTHHMMSSZ-...: the time the file was opened.
-            let opened = name.get(5..21).unwrap_or("").to_string();
-            own.push((opened, path));
-        }
-    }
-    // One process closes its files in the order it opens them, and a later process opens
-    // later: so the newest file is among those opened last. Read footers newest first and
-    // stop past the first second that has a complete file.
-    own.sort_by(|a, b| b.cmp(a));
-    let mut best: Option<(i64, PathBuf, BTreeMap<String, String>)> = None;
-    let mut found_second: Option<String> = None;
-    for (opened, path) in own {
-        if found_second.as_ref().is_some_and(|s| *s != opened) {
-            break;
-        }
-        match read_footer_metadata(&path) {
-            Ok(meta) => {
-                // A file without positions (written by a run that followed no file, or by a
-                // version that left them out of metrics-only files) says nothing about where
-                // the files stand: resume from the newest one that does.
-                if meta.get(META_AGENT_ID).map(String::as_str) != Some(agent_id)
-                    || !meta.contains_key(META_SOURCE_POSITIONS)
-                {
-                    continue;
-                }
-                let closed: i64 = meta
-                    .get(META_CLOSED_AT)
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0);
-                if best.as_ref().is_none_or(|(c, _, _)| closed > *c) {
-                    best = Some((closed, path, meta));
-                }
-                found_second = Some(opened);
-            }
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "Removing a partial output file left by an interrupted write; its lines will be read again");
-                if std::fs::remove_file(&path).is_ok() {
-                    rec.removed.push(path);
-                }
-            }
-        }
-    }
-    if let Some((_, path, meta)) = best {
+    let own = scan_own_files(out_dir, agent_id, META_SOURCE_POSITIONS)?;
+    let mut rec = Recovered {
+        removed: own.removed,
+        left: own.left,
+        ..Recovered::default()
+    };
+    if let Some((path, meta)) = own.newest {
         if let Some(json) = meta.get(META_SOURCE_POSITIONS) {
             match serde_json::from_str::<BTreeMap<String, serde_json::Value>>(json) {
                 Ok(p) => {

@@ -17,6 +17,8 @@ pub struct Agent {
     child: Child,
     /// Its stderr.
     pub log: PathBuf,
+    /// Where its stderr starts in `log` (earlier runs may have written there).
+    log_start: usize,
 }
 
 impl Agent {
@@ -28,7 +30,23 @@ impl Agent {
 
     /// As [`start`](Self::start), with extra environment variables.
     pub fn start_with(dir: &Path, log_name: &str, args: &[&str], env: &[(&str, &str)]) -> Agent {
+        Self::spawn(dir, log_name, args, env, None)
+    }
+
+    /// As [`start`](Self::start), as the user and group `id` (the caller must be root).
+    pub fn start_as(dir: &Path, log_name: &str, args: &[&str], id: u32) -> Agent {
+        Self::spawn(dir, log_name, args, &[], Some(id))
+    }
+
+    fn spawn(
+        dir: &Path,
+        log_name: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        id: Option<u32>,
+    ) -> Agent {
         let log = dir.join(log_name);
+        let log_start = std::fs::metadata(&log).map_or(0, |m| m.len() as usize);
         let err = OpenOptions::new()
             .create(true)
             .append(true)
@@ -46,9 +64,14 @@ impl Agent {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        if let Some(id) = id {
+            use std::os::unix::process::CommandExt;
+            cmd.uid(id).gid(id);
+        }
         Agent {
             child: cmd.spawn().unwrap(),
             log,
+            log_start,
         }
     }
 
@@ -91,9 +114,10 @@ impl Agent {
         }
     }
 
-    /// Its log so far.
+    /// What it has logged so far (not what earlier runs wrote to the same file).
     pub fn log_text(&self) -> String {
-        String::from_utf8_lossy(&std::fs::read(&self.log).unwrap_or_default()).into_owned()
+        let all = std::fs::read(&self.log).unwrap_or_default();
+        String::from_utf8_lossy(all.get(self.log_start..).unwrap_or_default()).into_owned()
     }
 
     /// Waits until its log holds `needle` `times` times; panics with the log at `limit`.

@@ -9,6 +9,7 @@
 mod config;
 pub mod io;
 mod io_worker;
+pub mod leftovers;
 mod mount;
 pub mod naming;
 mod writer;

@@ -156,14 +156,76 @@ pub fn is_output_file(name: &str) -> bool {
     name.starts_with("firn-") && name.ends_with(".parquet")
 }
 
-/// Whether a finished or temporary file name may be one written by `agent_id` (a cheap
-/// filter: the footer's `firn.agent_id` decides).
-pub fn may_be_from_agent(name: &str, agent_id: &str) -> bool {
-    let name = name.strip_prefix('.').unwrap_or(name);
-    // firn-YYYYMMDDTHHMMSSZ-<agent id>-...
-    name.strip_prefix("firn-")
-        .and_then(|r| r.get(17..))
-        .is_some_and(|r| r.starts_with(agent_id) && r[agent_id.len()..].starts_with('-'))
+/// The parts of a name made by [`file_name`] (or [`temp_name`] of one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileName<'a> {
+    /// A hidden temporary file of local mode.
+    pub temp: bool,
+    /// When the file was opened, `YYYYMMDDTHHMMSSZ`.
+    pub opened: &'a str,
+    /// The agent id, exactly.
+    pub agent_id: &'a str,
+    /// The instance id (`<agent id>-<pid>-<random>`).
+    pub instance: &'a str,
+    /// The file's number in its instance.
+    pub seq: u64,
+    /// Which attempt at writing it (0 for the first).
+    pub attempt: u32,
+}
+
+/// Parses a name made by [`file_name`] or [`temp_name`]. The agent id may itself hold `-`
+/// and digits, so the name is read from its end, where every part has a fixed shape
+/// (`-<pid>-<8 hex>-<seq>[-r<N>]`): an id that is a prefix of another's never matches it.
+pub fn parse_file_name(name: &str) -> Option<FileName<'_>> {
+    let (temp, name) = match name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) {
+        Some(n) => (true, n),
+        None => (false, name),
+    };
+    let rest = name.strip_prefix("firn-")?.strip_suffix(".parquet")?;
+    let opened = rest.get(..16)?;
+    let ok_time = opened.bytes().enumerate().all(|(i, b)| match i {
+        8 => b == b'T',
+        15 => b == b'Z',
+        _ => b.is_ascii_digit(),
+    });
+    if !ok_time || rest.as_bytes().get(16) != Some(&b'-') {
+        return None;
+    }
+    let instance_and_seq = rest.get(17..)?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let (mut head, mut last) = instance_and_seq.rsplit_once('-')?;
+    let mut attempt = 0;
+    if let Some(n) = last.strip_prefix('r').filter(|n| digits(n)) {
+        attempt = n.parse().ok()?;
+        (head, last) = head.rsplit_once('-')?;
+    }
+    if !digits(last) {
+        return None;
+    }
+    let seq = last.parse().ok()?;
+    let instance = head;
+    let (head, random) = head.rsplit_once('-')?;
+    if random.len() != 8 || !random.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let (agent_id, pid) = head.rsplit_once('-')?;
+    if !digits(pid) || agent_id.is_empty() {
+        return None;
+    }
+    Some(FileName {
+        temp,
+        opened,
+        agent_id,
+        instance,
+        seq,
+        attempt,
+    })
+}
+
+/// Whether a finished or temporary file name is one written by `agent_id`, exactly (not by
+/// an agent whose id merely starts the same way).
+pub fn is_from_agent(name: &str, agent_id: &str) -> bool {
+    parse_file_name(name).is_some_and(|n| n.agent_id == agent_id)
 }
 
 /// Hidden temporary name in local mode.
@@ -207,5 +269,72 @@ mod tests {
         assert!(is_output_file(&a) && is_output_file(&b));
         assert!(!is_output_file(&temp_name(&a)));
         assert_ne!(default_instance_id(), default_instance_id());
+    }
+
+    #[test]
+    fn a_name_parses_back_into_its_parts() {
+        let t = UtcTime::from_unix(1_700_000_000);
+        let name = file_name(&t, "app-2-41-0badcafe", 12, 0);
+        assert_eq!(
+            parse_file_name(&name),
+            Some(FileName {
+                temp: false,
+                opened: "20231114T221320Z",
+                agent_id: "app-2",
+                instance: "app-2-41-0badcafe",
+                seq: 12,
+                attempt: 0,
+            })
+        );
+        let retry = temp_name(&file_name(&t, "a-1-00000000", 3, 4));
+        let p = parse_file_name(&retry).unwrap();
+        assert_eq!((p.temp, p.agent_id, p.seq, p.attempt), (true, "a", 3, 4));
+        for bad in [
+            "firn-20231114T221320Z-app-0badcafe-000001.parquet",
+            "firn-20231114T221320Z-7-0badcafe-000001.parquet",
+            "firn-2023111xT221320Z-app-1-0badcafe-000001.parquet",
+            "firn-20231114T221320Z-app-1-0badcafe-x00001.parquet",
+            "firn-20231114T221320Z-app-1-0badcafe-000001.parquet.tmp",
+            "other.parquet",
+        ] {
+            assert_eq!(parse_file_name(bad), None, "{bad}");
+        }
+    }
+
+    /// Issue 16 item 1: agent `app` took the files of `app-2` for its own.
+    #[test]
+    fn an_agent_id_that_is_a_prefix_of_another_does_not_match_its_files() {
+        let t = UtcTime::from_unix(1_700_000_000);
+        for (writer, other) in [
+            ("app-2", "app"),
+            ("app", "app-2"),
+            ("app-1-deadbeef", "app"),
+            ("app", "app-1"),
+        ] {
+            let name = file_name(&t, &instance_id(writer), 1, 0);
+            assert!(is_from_agent(&name, writer), "{name}");
+            assert!(!is_from_agent(&name, other), "{name} is not {other}'s");
+            assert!(!is_from_agent(&temp_name(&name), other));
+            assert!(is_from_agent(&temp_name(&name), writer));
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever two sanitised ids, a file of one is another's only if the ids are equal.
+        #[test]
+        fn a_file_matches_exactly_its_own_agent_id(
+            a in "[a-z0-9_-]{1,20}",
+            b in "[a-z0-9_-]{1,20}",
+            seq in 0u64..2_000_000,
+            attempt in 0u32..5,
+        ) {
+            let (a, b) = (sanitize_id(&a), sanitize_id(&b));
+            proptest::prop_assume!(!a.is_empty() && !b.is_empty());
+            let name = file_name(&UtcTime::from_unix(1_700_000_000), &instance_id(&a), seq, attempt);
+            let parsed = parse_file_name(&name).unwrap();
+            proptest::prop_assert_eq!(parsed.agent_id, a.as_str());
+            proptest::prop_assert_eq!((parsed.seq, parsed.attempt), (seq, attempt));
+            proptest::prop_assert_eq!(is_from_agent(&name, &b), a == b);
+        }
     }
 }

@@ -344,3 +344,43 @@ fn compression_names() {
             .contains("unknown compression")
     );
 }
+
+/// Every prefix of a real file is told partial, the whole file complete: the check that
+/// decides what recovery removes never takes a whole file for a partial one.
+#[test]
+fn every_prefix_of_a_file_is_partial_and_the_whole_file_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = small_files(dir.path(), OutputMode::Local);
+    cfg.set_agent_id("chk");
+    let mut sink = ParquetSink::new(cfg);
+    sink.write(&lines_batch(0, 300), &[]).unwrap();
+    sink.close(Instant::now() + Duration::from_secs(5)).unwrap();
+    let file = all_files(dir.path()).remove(0);
+    let bytes = std::fs::read(&file).unwrap();
+    let probe = dir.path().join("probe.parquet");
+    let cuts: Vec<usize> = (0..bytes.len())
+        .step_by(97)
+        .chain([bytes.len() - 1])
+        .collect();
+    for cut in cuts {
+        std::fs::write(&probe, &bytes[..cut]).unwrap();
+        assert!(
+            matches!(
+                leftovers::check_file(&probe),
+                leftovers::FileState::Partial(_)
+            ),
+            "{cut} of {} bytes",
+            bytes.len()
+        );
+    }
+    match leftovers::check_file(&file) {
+        leftovers::FileState::Complete(meta) => {
+            assert_eq!(meta.get(META_AGENT_ID).map(String::as_str), Some("chk"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        leftovers::check_file(&dir.path().join("missing.parquet")),
+        leftovers::FileState::Unreadable(_)
+    ));
+}
