@@ -76,12 +76,17 @@ fn scrapes_an_exporter_by_url_and_through_dns_discovery() {
         "discover.monitor.pool.cp.spcs.internal",
         "nodes.a.internal",
     ];
+    // `up` is written after a round's samples: once every job has an `up` of 1, each has a
+    // complete round in the output.
     wait_until("every job scraped", || {
         let rows = read_rows(dir.path());
         jobs.iter().all(|job| {
             rows.iter().any(|r| {
-                j(r.view().resource_attributes)["job"] == *job
-                    && j(r.view().record)["metric"]["name"] == "jobs_total"
+                let res = j(r.view().resource_attributes);
+                res["job"] == *job
+                    && res["instance"] == json!(format!("127.0.0.1:{port}"))
+                    && j(r.view().record)["metric"]["name"] == "up"
+                    && j(r.view().value) == json!(1.0)
             })
         })
     });
