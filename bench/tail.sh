@@ -8,7 +8,8 @@
 # For each: firn --once (default settings: zstd:1, 16 KiB lines, auto format) to a temp
 # folder, then `wc -l` and `zstd -1 -T1 -c >/dev/null`, all with the input in the page cache.
 # Prints wall time, MiB/s, lines/s, CPU seconds per GiB and peak RSS for each, and firn's
-# time over zstd's. The aim (issue 3): firn within 1.5x of zstd -1 on one core, peak RSS under
+# time over zstd's, and firn with line recognition off (`--parse none`) for recognition's cost
+# (issue 11: at most 10% slower). The aim (issue 3): firn within 1.5x of zstd -1 on one core, peak RSS under
 # 64 MiB.
 #
 # Usage: bench/tail.sh [SIZE_MIB]        (default 1024)
@@ -118,6 +119,15 @@ bench_layout() { # name glob
     rows=$(sed 's/\x1b\[[0-9;]*m//g' "$WORK/firn.out" "$WORK/firn.log" | grep -oE 'wrote [0-9]+ row' | grep -oE '[0-9]+' || true)
     row "firn-agent --once" "$f_wall" "$f_user" "$f_sys" "$f_rss" "$bytes" "$lines" \
         "$(awk -v b="$bytes" -v z="$p_size" 'BEGIN{printf "ratio %.1fx", b / z}') rows=${rows:-?}"
+    # The same input with line recognition off (--parse none), for its cost (issue 11).
+    rm -rf "$WORK/out"
+    measure "$FIRN" --once --parse none --input "$glob" --output "$WORK/out" >/dev/null 2>&1
+    read -r n_wall n_user n_sys n_rss <"$WORK/m.txt"
+    row "firn --parse none" "$n_wall" "$n_user" "$n_sys" "$n_rss" "$bytes" "$lines"
+    awk -v fw="$f_wall" -v nw="$n_wall" -v fu="$f_user" -v fs="$f_sys" -v nu="$n_user" -v ns="$n_sys" 'BEGIN {
+        c = (fu + fs) / (nu + ns)
+        printf "  recognition on / off: wall %.2fx, cpu %.2fx   aim: cpu <= 1.10x %s\n",
+            fw / nw, c, (c <= 1.10 ? "MET" : "NOT MET") }'
     awk -v fw="$f_wall" -v zw="$z_wall" -v fu="$f_user" -v fs="$f_sys" -v zu="$z_user" -v zs="$z_sys" -v r="$f_rss" 'BEGIN {
         t = fw / zw
         printf "  firn / zstd -1: wall %.2fx, cpu %.2fx   aim: wall <= 1.5x %s, peak RSS < 64 MiB %s\n",

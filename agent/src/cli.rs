@@ -63,6 +63,17 @@ pub struct Cli {
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration_arg, help_heading = "Agent")]
     pub telemetry_interval: std::time::Duration,
 
+    /// Read settings from this TOML file: any flag by its long name (`log-level = "ERROR"`),
+    /// and `[[input]]` sections with their own paths, exclude, format, multiline-start,
+    /// parse, timezone, timestamp-format, severity-regex and log-level. Flags given on the
+    /// command line win. Check one with `firn-agent validate --config FILE`.
+    #[arg(long, value_name = "FILE", env = "FIRN_CONFIG", help_heading = "Agent")]
+    pub config: Option<PathBuf>,
+
+    /// The config file's `[[input]]` sections (set after parsing).
+    #[arg(skip)]
+    pub input_sections: Vec<crate::config_file::InputSection>,
+
     /// More log output (-v: debug, -vv: trace). RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = "Agent")]
     pub verbose: u8,
@@ -84,6 +95,9 @@ pub enum Subcommand {
     /// Check, render or inject into an SPCS service specification.
     #[command(subcommand)]
     Spec(firn_spec::SpecCommand),
+    /// Check a config file (and --spec): print the resolved settings, where each came
+    /// from, and the files each input matches; then exit.
+    Validate(crate::config_file::validate::ValidateArgs),
 }
 
 /// Settings taken from a service specification.

@@ -62,12 +62,23 @@ impl AgentConfig {
             .iter()
             .map(|s| pattern("--input", s))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let excludes = cli
+        let mut excludes = cli
             .input
             .excludes
             .iter()
             .map(|s| pattern("--exclude", s))
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut inputs = inputs;
+        for s in &cli.input_sections {
+            inputs.extend(
+                s.paths
+                    .iter()
+                    .filter(|p| !inputs.contains(p))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+            excludes.extend(s.exclude.iter().cloned());
+        }
         if cli.input.once && cli.capture.stdin && !inputs.is_empty() {
             bail!(
                 "--once with --stdin reads stdin to its end and exits; it does not also read --input files: run two commands, one --once --input GLOB and one --stdin"
@@ -130,16 +141,23 @@ impl AgentConfig {
             timestamp_format: cli.input.timestamp_format.clone(),
             severity_regex,
         });
+        let mut decode = DecodeConfig {
+            format: cli.input.format,
+            multiline_start,
+            level: cli.input.log_level,
+            max_record_bytes: max_line_bytes,
+            semantics,
+            per_input: Vec::new(),
+        };
+        decode.per_input = cli
+            .input_sections
+            .iter()
+            .map(|s| (s.paths.clone(), Arc::new(s.decode(&decode))))
+            .collect();
         let reader = ReaderConfig {
             max_line_bytes,
             long_lines: cli.input.long_lines,
-            decode: Arc::new(DecodeConfig {
-                format: cli.input.format,
-                multiline_start,
-                level: cli.input.log_level,
-                max_record_bytes: max_line_bytes,
-                semantics,
-            }),
+            decode: Arc::new(decode),
         };
         let mut tail = TailConfig::new(inputs.clone(), reader);
         tail.exclude = excludes.clone();

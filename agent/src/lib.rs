@@ -6,6 +6,7 @@
 pub mod capture;
 pub mod cli;
 pub mod config;
+pub mod config_file;
 pub mod file_tail;
 pub mod level_filter;
 pub mod line_semantics;

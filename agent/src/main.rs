@@ -5,7 +5,6 @@ use firn_agent::{cli, config, once, telemetry};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{CommandFactory, FromArgMatches};
 use firn_schemas::units::format_bytes;
 use tracing_subscriber::EnvFilter;
 
@@ -28,14 +27,32 @@ fn init_logging(cli: &cli::Cli) {
 }
 
 fn main() -> ExitCode {
-    let matches = cli::Cli::command().get_matches();
-    let mut cli = match cli::Cli::from_arg_matches(&matches) {
-        Ok(c) => c,
-        Err(e) => e.exit(),
-    };
-    if let Some(cli::Subcommand::Spec(cmd)) = &cli.subcommand {
-        let code = firn_spec::run(cmd, &mut std::io::stdout(), &mut std::io::stderr());
-        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    let (mut cli, matches) =
+        match firn_agent::config_file::validate::resolve(std::env::args_os().collect()) {
+            Ok((cli, matches, _)) => (cli, matches),
+            Err(e) => match e.downcast::<clap::Error>() {
+                Ok(e) => e.exit(),
+                Err(e) => {
+                    eprintln!("firn-agent: error: {e:#}");
+                    return ExitCode::from(2);
+                }
+            },
+        };
+    match &cli.subcommand {
+        Some(cli::Subcommand::Spec(cmd)) => {
+            let code = firn_spec::run(cmd, &mut std::io::stdout(), &mut std::io::stderr());
+            return ExitCode::from(u8::try_from(code).unwrap_or(1));
+        }
+        Some(cli::Subcommand::Validate(v)) => {
+            return match firn_agent::config_file::validate::run(v, &mut std::io::stdout()) {
+                Ok(code) => ExitCode::from(code),
+                Err(e) => {
+                    eprintln!("firn-agent: error: {e:#}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        None => {}
     }
     init_logging(&cli);
     match run(&mut cli, &matches) {

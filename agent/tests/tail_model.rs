@@ -148,7 +148,7 @@ fn tail_config(logs: &Path) -> TailConfig {
             multiline_start: None,
             level: LogLevel::Info,
             max_record_bytes: 16 << 10,
-            semantics: Arc::default(),
+            ..DecodeConfig::default()
         }),
     };
     let pattern = glob::Pattern::new(&format!("{}/*.log*", logs.display())).unwrap();

@@ -68,6 +68,36 @@ pub struct DecodeConfig {
     pub max_record_bytes: usize,
     /// How event times and levels are recognised in plain lines.
     pub semantics: Arc<SemanticsConfig>,
+    /// Settings of the config file's `[[input]]` sections: a file matching one of a
+    /// section's globs (the first such section) is decoded with its settings instead.
+    pub per_input: Vec<(Vec<glob::Pattern>, Arc<DecodeConfig>)>,
+}
+
+impl Default for DecodeConfig {
+    fn default() -> Self {
+        Self {
+            format: Format::Auto,
+            multiline_start: None,
+            level: LogLevel::Info,
+            max_record_bytes: 16 << 10,
+            semantics: Arc::default(),
+            per_input: Vec::new(),
+        }
+    }
+}
+
+impl DecodeConfig {
+    /// The settings the file at `path` is decoded with.
+    pub fn for_path(self: &Arc<Self>, path: &std::path::Path) -> Arc<Self> {
+        let opts = glob::MatchOptions {
+            require_literal_separator: false,
+            ..glob::MatchOptions::new()
+        };
+        self.per_input
+            .iter()
+            .find(|(globs, _)| globs.iter().any(|g| g.matches_path_with(path, opts)))
+            .map_or_else(|| self.clone(), |(_, c)| c.clone())
+    }
 }
 
 /// A record being joined from several lines.
@@ -109,6 +139,7 @@ impl Decoder {
 
     /// A decoder for the file at `path`, read from `pos`.
     pub fn new(cfg: Arc<DecodeConfig>, path: &std::path::Path, pos: LinePos) -> Self {
+        let cfg = cfg.for_path(path);
         let format = cfg.format;
         let mapper = RowMapper::new(Source::File, cfg.level, RowAttrs::file(path));
         Self {

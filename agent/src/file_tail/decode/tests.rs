@@ -7,7 +7,7 @@ fn cfg(format: Format, multiline: Option<&str>, level: LogLevel) -> Arc<DecodeCo
         multiline_start: multiline.map(|m| Regex::new(m).unwrap()),
         level,
         max_record_bytes: 256,
-        semantics: Arc::default(),
+        ..DecodeConfig::default()
     })
 }
 
@@ -211,6 +211,7 @@ fn rows_of(parse: crate::line_semantics::ParseMode, lines: &[Vec<u8>]) -> Vec<St
             parse,
             ..Default::default()
         }),
+        ..DecodeConfig::default()
     });
     let mut d = Decoder::new(cfg, std::path::Path::new("/l/a.log"), LinePos::default());
     let mut out = ChunkBuilder::default();
