@@ -17,7 +17,7 @@ fn config(glob: &str) -> TailConfig {
             multiline_start: None,
             level: LogLevel::Info,
             max_record_bytes: 16 << 10,
-            semantics: Arc::default(),
+            ..DecodeConfig::default()
         }),
     };
     let mut cfg = TailConfig::new(vec![glob::Pattern::new(glob).unwrap()], reader);
