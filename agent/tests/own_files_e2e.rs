@@ -206,3 +206,64 @@ fn a_file_of_this_agent_that_cannot_be_read_is_left_alone() {
         Some(&once_each(&lines("a", 3)))
     );
 }
+
+/// Issue 16 item 2: partial files of failed writes stayed after a restart
+/// (`removed_partial=0`): recovery looked only at the files of the newest second. Partial
+/// files of this agent from several earlier times must all go, and the lines be read once.
+fn every_partial_case(out: &Path, dir: &Path) {
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let first = lines("a", 40);
+    append(&logs.join("a.log"), &first);
+    let args = [
+        "--input",
+        "logs/*.log",
+        "--output",
+        out.to_str().unwrap(),
+        "--agent-id",
+        "app",
+    ];
+    run_once(dir, "run1.log", &args);
+    let complete = parquet_files(out).pop().unwrap();
+    let bytes = std::fs::read(&complete).unwrap();
+    let sub = complete.parent().unwrap();
+    let partials: Vec<_> = ["20000101T000000Z", "20200606T121212Z", "20991231T235959Z"]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let p = sub.join(format!("firn-{t}-app-99-0badcafe-{i:06}-r2.parquet"));
+            std::fs::write(&p, &bytes[..bytes.len() * (i + 1) / 4]).unwrap();
+            p
+        })
+        .collect();
+    let second = lines("b", 5);
+    append(&logs.join("a.log"), &second);
+    let log = run_once(dir, "run2.log", &args);
+    for p in &partials {
+        assert!(!p.exists(), "{} is still there\n{log}", p.display());
+    }
+    assert!(log.contains("removed_partial=3"), "{log}");
+    let all: Vec<String> = first.iter().chain(&second).cloned().collect();
+    assert_eq!(
+        lines_by_agent(out).get("app"),
+        Some(&once_each(&all)),
+        "{log}"
+    );
+}
+
+#[test]
+fn every_partial_file_of_this_agent_is_removed_at_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    every_partial_case(&dir.path().join("out"), dir.path());
+}
+
+#[test]
+fn every_partial_file_of_this_agent_is_removed_at_restart_on_a_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("stage");
+    let Some(stage) = common::stage_mount(&out) else {
+        return;
+    };
+    every_partial_case(&out, dir.path());
+    common::assert_no_refusals(&stage);
+}

@@ -99,6 +99,8 @@ pub struct Faults {
     /// Writes fail with "No space left on device" once this many bytes were written in
     /// total, until the budget is raised.
     pub space_left: Option<u64>,
+    /// This many next removals fail with "Device or resource busy".
+    pub failing_removes: u32,
 }
 
 #[derive(Debug, Default)]
@@ -130,6 +132,11 @@ impl RecordingStorage {
     pub fn set_space_left(&self, bytes: Option<u64>) {
         let mut s = self.lock();
         s.faults.space_left = bytes.map(|b| s.written + b);
+    }
+
+    /// Makes the next `n` removals fail.
+    pub fn set_failing_removes(&self, n: u32) {
+        self.lock().faults.failing_removes = n;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
@@ -208,6 +215,13 @@ impl Storage for RecordingStorage {
 
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         self.record(Op::Remove(path.to_path_buf()));
+        {
+            let mut s = self.lock();
+            if s.faults.failing_removes > 0 {
+                s.faults.failing_removes -= 1;
+                return Err(io::Error::from_raw_os_error(libc::EBUSY));
+            }
+        }
         OsStorage.remove_file(path)
     }
 

@@ -68,6 +68,8 @@ pub(super) struct Worker {
     dirs: HashMap<PathBuf, DirState>,
     episode: Option<Episode>,
     reports: Sender<Report>,
+    /// Failed attempts whose removal failed too: tried again after each file written.
+    stale: Vec<PathBuf>,
 }
 
 impl Worker {
@@ -81,6 +83,7 @@ impl Worker {
                 dirs: HashMap::new(),
                 episode: None,
                 reports,
+                stale: Vec::new(),
             },
             rx,
         )
@@ -136,6 +139,7 @@ impl Worker {
             let now = Instant::now();
             self.write_pending(now);
             let Some(next) = self.sealed.front() else {
+                self.retry_stale();
                 let _ = self.reports.send(Report::Closed(None));
                 return;
             };
@@ -258,32 +262,63 @@ impl Worker {
         let path = dir.join(&name);
         let storage = &*self.storage;
         let body = &f.body;
-        let result = match self.cfg.mode {
+        // What a failed attempt left behind: our own partial file, which no reader may take
+        // for a whole one.
+        let (result, leftover) = match self.cfg.mode {
             OutputMode::Local => {
                 let tmp = dir.join(naming::temp_name(&name));
                 let r = write_local(storage, &dir, &tmp, &path, body);
-                if r.is_err() {
-                    let _ = storage.remove_file(&tmp);
-                }
-                r.map_err(|e| (tmp, e))
+                let left = r.is_err().then(|| tmp.clone());
+                (r.map_err(|e| (tmp, e)), left)
             }
             OutputMode::Stage => {
                 let r = write_stage(storage, &dir, &path, body);
-                if let Err(e) = &r
-                    && e.kind() != io::ErrorKind::AlreadyExists
-                {
-                    // Our own partial file: no reader may take it for a whole one.
-                    let _ = storage.remove_file(&path);
-                }
-                r.map_err(|e| (path.clone(), e))
+                let left = r
+                    .as_ref()
+                    .err()
+                    .filter(|e| e.kind() != io::ErrorKind::AlreadyExists)
+                    .map(|_| path.clone());
+                (r.map_err(|e| (path.clone(), e)), left)
             }
         };
+        if let Some(p) = leftover {
+            self.discard(p);
+        }
         if result.is_err()
             && let Some(state) = self.dirs.get_mut(&dir)
         {
             state.files = state.files.saturating_sub(1);
         }
+        if result.is_ok() {
+            self.retry_stale();
+        }
         result.map(|()| path)
+    }
+
+    /// Removes a failed attempt, trying again a little later; when that fails too, logs it
+    /// and keeps it to try again after the next file written (and recovery at the next start
+    /// removes it at the latest).
+    fn discard(&mut self, path: PathBuf) {
+        let storage = &*self.storage;
+        match super::leftovers::remove_with_retry(&path, |p| storage.remove_file(p)) {
+            Ok(()) => {}
+            Err(e) => {
+                tracing::error!(path = %path.display(), error = %e, "Cannot remove the partial file of a failed write; will try again after the next file is written");
+                self.stale.push(path);
+            }
+        }
+    }
+
+    fn retry_stale(&mut self) {
+        let storage = &*self.storage;
+        self.stale.retain(|p| match storage.remove_file(p) {
+            Ok(()) => {
+                tracing::info!(path = %p.display(), "Removed the partial file of a failed write");
+                false
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+            Err(_) => true,
+        });
     }
 }
 

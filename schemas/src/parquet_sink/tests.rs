@@ -384,3 +384,41 @@ fn every_prefix_of_a_file_is_partial_and_the_whole_file_complete() {
         leftovers::FileState::Unreadable(_)
     ));
 }
+
+/// Issue 16 item 2: a failed stage write whose removal failed left a partial file for good,
+/// and nothing was logged. The removal is now tried again (three times at once, then after
+/// the next file written): here it fails four times, then works.
+#[test]
+fn a_failed_attempt_whose_removal_fails_is_removed_later() {
+    for mode in [OutputMode::Stage, OutputMode::Local] {
+        let dir = tempfile::tempdir().unwrap();
+        let rec = RecordingStorage::new();
+        let mut sink =
+            ParquetSink::with_storage(small_files(dir.path(), mode), Box::new(rec.clone()));
+        rec.set_space_left(Some(1000));
+        rec.set_failing_removes(4);
+        sink.write(&lines_batch(0, 300), &[]).unwrap();
+        sink.flush().unwrap();
+        assert!(sink.stats().write_errors_total >= 1);
+        // The failed attempt is still there: its removal failed three times.
+        let partial = all_files(dir.path());
+        assert_eq!(partial.len(), 1, "{mode:?}: {partial:?}");
+        rec.set_space_left(None);
+        sink.close(Instant::now() + Duration::from_secs(60))
+            .unwrap();
+        // Gone once a file could be written; every row is in a whole file.
+        let left: Vec<_> = all_files(dir.path())
+            .into_iter()
+            .filter(|p| matches!(leftovers::check_file(p), leftovers::FileState::Partial(_)))
+            .collect();
+        assert!(left.is_empty(), "{mode:?}: partial files left: {left:?}");
+        assert!(!partial[0].exists());
+        assert_eq!(read_values(dir.path()).len(), 300, "{mode:?}");
+        let removes = rec
+            .ops()
+            .iter()
+            .filter(|o| matches!(o, Op::Remove(p) if *p == partial[0]))
+            .count();
+        assert_eq!(removes, 5, "{mode:?}");
+    }
+}
