@@ -218,14 +218,14 @@ impl AgentConfig {
     /// The start-up log line's fields.
     pub fn describe_output(&self) -> String {
         format!(
-            "{} (mode {}: {}; {:?}; files closed at {} or {:?})",
+            "{} (mode {}: {}; {}; files closed at {} or {:?})",
             self.sink.dir.display(),
             match self.sink.mode {
                 OutputMode::Local => "local",
                 OutputMode::Stage => "stage",
             },
             self.mode_reason,
-            self.sink.compression,
+            firn_schemas::parquet_sink::describe_compression(self.sink.compression),
             format_bytes(self.sink.max_file_bytes),
             self.sink.max_file_age
         )

@@ -34,7 +34,11 @@ impl Resource {
         if let Some(list) = env("OTEL_RESOURCE_ATTRIBUTES") {
             for pair in list.split(',').filter(|p| !p.trim().is_empty()) {
                 if let Some((k, v)) = pair.split_once('=') {
-                    r.set(k.trim(), v.trim(), "OTEL_RESOURCE_ATTRIBUTES");
+                    r.set(
+                        &percent_decode(k.trim()),
+                        &percent_decode(v.trim()),
+                        "OTEL_RESOURCE_ATTRIBUTES",
+                    );
                 }
             }
         }
@@ -79,6 +83,31 @@ impl Resource {
     }
 }
 
+/// Decodes `%XX` escapes, as the OpenTelemetry specification asks of
+/// `OTEL_RESOURCE_ATTRIBUTES` (W3C Baggage octets); a `%` not followed by two hex digits is
+/// kept as it is, and bytes that are not UTF-8 become U+FFFD.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                b.get(i + 1).copied().and_then(hex),
+                b.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Parses `KEY=VALUE` for `--resource-attribute`.
 ///
 /// # Errors
@@ -113,6 +142,21 @@ mod tests {
             r.describe()
                 .contains("snow.database.name=DB (SNOWFLAKE_DATABASE)")
         );
+    }
+
+    /// Issue 8 item 7: `x%20y` stayed as it was; the OpenTelemetry spec decodes it.
+    #[test]
+    fn otel_resource_attributes_are_percent_decoded() {
+        let env = |k: &str| {
+            (k == "OTEL_RESOURCE_ATTRIBUTES")
+                .then(|| "team=x%20y,path=%2Fa%2Cb%3Dc,odd=100%,k%C3%A9y=caf%C3%A9".to_string())
+        };
+        let r = Resource::from_env(env);
+        let json: serde_json::Value = serde_json::from_str(r.to_json().unwrap().as_str()).unwrap();
+        assert_eq!(json["team"], "x y");
+        assert_eq!(json["path"], "/a,b=c");
+        assert_eq!(json["odd"], "100%");
+        assert_eq!(json["kéy"], "café");
     }
 
     #[test]

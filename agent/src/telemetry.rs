@@ -58,6 +58,18 @@ impl Counters {
     }
 }
 
+/// A counter's unit, in UCUM as OpenTelemetry writes units: `By` for bytes, `{file}` for
+/// the files gauge, `1` for counts.
+fn unit_of(name: &str) -> &'static str {
+    if name.contains("bytes") {
+        "By"
+    } else if name.ends_with("files_watched") {
+        "{file}"
+    } else {
+        "1"
+    }
+}
+
 /// The counters as METRIC rows (scope `firn.agent`): cumulative sums since `start_ns`, and
 /// `files_watched` as a gauge.
 pub fn metric_points(
@@ -75,13 +87,7 @@ pub fn metric_points(
         snapshot
             .iter()
             .map(|(name, _)| {
-                let unit = if name.ends_with("_bytes") {
-                    "bytes"
-                } else if name.ends_with("files_watched") {
-                    "files"
-                } else {
-                    "1"
-                };
+                let unit = unit_of(name);
                 let kind = if name.ends_with("files_watched") {
                     MetricType::Gauge
                 } else {
@@ -117,4 +123,33 @@ pub fn describe(c: &Counters) -> String {
         .map(|(n, v)| format!("{}={v}", n.trim_start_matches("firn.")))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod unit_tests {
+    use super::*;
+
+    /// Issue 8 item 7: byte counters had unit "1". Every firn.* metric's unit, by hand.
+    #[test]
+    fn every_firn_metric_has_its_unit() {
+        let c = Counters::default();
+        let points = metric_points(&c, 0, 1);
+        assert_eq!(points.len(), c.snapshot().len());
+        for p in points {
+            let rec: serde_json::Value = serde_json::from_str(p.record.as_str()).unwrap();
+            let name = rec["metric"]["name"].as_str().unwrap().to_string();
+            let unit = rec["metric"]["unit"].as_str().unwrap().to_string();
+            let want = match name.as_str() {
+                "firn.bytes_read_total"
+                | "firn.long_lines_dropped_bytes"
+                | "firn.output_bytes_written_total" => "By",
+                "firn.files_watched" => "{file}",
+                n => {
+                    assert!(!n.contains("bytes"), "{n} counts bytes: add it above");
+                    "1"
+                }
+            };
+            assert_eq!(unit, want, "{name}");
+        }
+    }
 }

@@ -84,6 +84,16 @@ pub fn parse_compression(s: &str) -> Result<Compression, String> {
     }
 }
 
+/// A codec as the user writes it for `--compression`: `zstd:1`, `snappy`, `none`.
+pub fn describe_compression(c: Compression) -> String {
+    match c {
+        Compression::ZSTD(l) => format!("zstd:{}", l.compression_level()),
+        Compression::SNAPPY => "snappy".to_string(),
+        Compression::UNCOMPRESSED => "none".to_string(),
+        other => format!("{other:?}").to_ascii_lowercase(),
+    }
+}
+
 /// Validated settings of a [`ParquetSink`](super::ParquetSink).
 #[derive(Debug, Clone)]
 pub struct SinkConfig {

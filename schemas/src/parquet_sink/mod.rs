@@ -18,7 +18,8 @@ mod writer;
 mod tests;
 
 pub use config::{
-    OutputMode, OutputModeChoice, SinkConfig, default_compression, parse_compression,
+    OutputMode, OutputModeChoice, SinkConfig, default_compression, describe_compression,
+    parse_compression,
 };
 pub use mount::{MountInfo, mount_of};
 pub use writer::{

@@ -331,6 +331,18 @@ fn a_full_folder_spills_into_part_folders() {
 
 #[test]
 fn compression_names() {
+    // Issue 8 item 7: the start-up line printed ZSTD(ZstdLevel(1)); it says what was typed.
+    for (typed, shown) in [
+        ("zstd", "zstd:1"),
+        ("zstd:3", "zstd:3"),
+        ("snappy", "snappy"),
+        ("none", "none"),
+    ] {
+        assert_eq!(
+            describe_compression(parse_compression(typed).unwrap()),
+            shown
+        );
+    }
     assert!(parse_compression("zstd:3").is_ok());
     assert!(parse_compression("snappy").is_ok());
     assert!(
