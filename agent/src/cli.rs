@@ -53,6 +53,9 @@ pub struct Cli {
     #[command(flatten)]
     pub metrics: crate::metrics::MetricsArgs,
 
+    #[command(flatten)]
+    pub otlp: crate::otlp_export::OtlpArgs,
+
     /// Set a resource attribute on every row, e.g. snow.service.container.name=app.
     /// Repeatable; wins over SNOWFLAKE_* and OTEL_RESOURCE_ATTRIBUTES.
     #[arg(long = "resource-attribute", value_name = "KEY=VALUE", value_parser = crate::resource::parse_pair, help_heading = "Agent")]

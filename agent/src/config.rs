@@ -45,6 +45,8 @@ pub struct AgentConfig {
     pub telemetry_interval: std::time::Duration,
     /// Captured stdout/stderr (wrap or stdin mode), logLevel, status metrics.
     pub capture: crate::capture::CaptureConfig,
+    /// OTLP export, when asked for.
+    pub otlp: Option<crate::otlp_export::OtlpConfig>,
 }
 
 impl AgentConfig {
@@ -177,7 +179,9 @@ impl AgentConfig {
             sink.set_agent_id(id);
         }
         let metric_groups = crate::spec_config::metric_groups(&cli.spec.metric_groups)?;
-        let mut resource = Resource::from_env(env);
+        let otlp = crate::otlp_export::OtlpConfig::resolve(&cli.otlp, &env)
+            .map_err(|e| anyhow::anyhow!("OTLP export: {e}"))?;
+        let mut resource = Resource::from_env(&env);
         for (k, v) in &cli.resource_attributes {
             resource.set(k, v, "--resource-attribute");
         }
@@ -193,6 +197,7 @@ impl AgentConfig {
             sink,
             mode_reason,
             resource,
+            otlp,
             capture: {
                 let mut c = crate::capture::CaptureConfig::from_args(
                     &cli.capture,

@@ -12,6 +12,7 @@ pub mod level_filter;
 pub mod line_semantics;
 pub mod metrics;
 pub mod once;
+pub mod otlp_export;
 pub mod pipeline;
 pub mod resource;
 pub mod row_mapper;

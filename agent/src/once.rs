@@ -35,15 +35,23 @@ pub struct OnceReport {
 pub fn run(cfg: &AgentConfig, counters: &Arc<Counters>) -> anyhow::Result<OnceReport> {
     let sink = ParquetSink::new(cfg.sink.clone());
     let written = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let (tx, handle) = spawn_sink(sink, cfg.resource.to_json(), SinkSettings::default(), {
-        let written = written.clone();
-        Box::new(move |w| {
-            tracing::debug!(path = %w.path.display(), rows = w.rows, "Wrote file");
-            if let Ok(mut v) = written.lock() {
-                v.push(w.path.clone());
-            }
-        })
-    })
+    let (tx, handle) = spawn_sink(
+        sink,
+        cfg.resource.to_json(),
+        SinkSettings {
+            forward: crate::otlp_export::forward_slot(cfg, counters),
+            ..SinkSettings::default()
+        },
+        {
+            let written = written.clone();
+            Box::new(move |w| {
+                tracing::debug!(path = %w.path.display(), rows = w.rows, "Wrote file");
+                if let Ok(mut v) = written.lock() {
+                    v.push(w.path.clone());
+                }
+            })
+        },
+    )
     .context("cannot start the sink thread")?;
     let mut tail_cfg = cfg.tail.clone();
     tail_cfg.start_at_end = false;

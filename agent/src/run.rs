@@ -66,6 +66,7 @@ async fn run_async(cfg: &AgentConfig, counters: &Arc<Counters>) -> anyhow::Resul
         // map over an earlier run's.
         carry_positions: !cfg.inputs.is_empty(),
         shutdown: Some(shutdown.clone()),
+        forward: crate::otlp_export::forward_slot(cfg, counters),
         ..SinkSettings::default()
     };
     let (tx, sink) = spawn_sink(

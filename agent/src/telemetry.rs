@@ -49,6 +49,12 @@ counters! {
     metric_samples_total: "Samples of the platform metric groups taken.",
     metric_rows_total: "Platform metric rows sent to the output.",
     metric_problems_total: "Platform metric sources that could not be read (each reported once; the metric is skipped).",
+    otlp_records_sent_total: "Records the OTLP collector acknowledged.",
+    otlp_records_retried_total: "Records in OTLP requests tried again (429, 502, 503, 504, no answer), once per retry.",
+    otlp_records_refused_total: "Records the OTLP collector refused for good (other 4xx/5xx, partial success); dropped.",
+    otlp_records_queued: "Records of the current batch not yet acknowledged by the OTLP collector (a gauge).",
+    otlp_requests_total: "OTLP requests made, retries included.",
+    otlp_request_latency_ms_total: "Time spent in them, ms (divide by otlp_requests_total for the mean latency).",
 }
 
 impl Counters {
@@ -63,6 +69,8 @@ impl Counters {
 fn unit_of(name: &str) -> &'static str {
     if name.contains("bytes") {
         "By"
+    } else if name.ends_with("_ms_total") {
+        "ms"
     } else if name.ends_with("files_watched") {
         "{file}"
     } else {
@@ -88,7 +96,7 @@ pub fn metric_points(
             .iter()
             .map(|(name, _)| {
                 let unit = unit_of(name);
-                let kind = if name.ends_with("files_watched") {
+                let kind = if is_gauge(name) {
                     MetricType::Gauge
                 } else {
                     MetricType::Sum
@@ -102,7 +110,7 @@ pub fn metric_points(
         .into_iter()
         .filter_map(|(name, v)| {
             let record = records.get(name)?.clone();
-            let gauge = name.ends_with("files_watched");
+            let gauge = is_gauge(name);
             Some(crate::pipeline::MetricPoint {
                 timestamp_ns: now_ns,
                 start_ns: (!gauge).then_some(start_ns),
@@ -113,6 +121,11 @@ pub fn metric_points(
             })
         })
         .collect()
+}
+
+/// Counters that are levels, not running totals.
+fn is_gauge(name: &str) -> bool {
+    name.ends_with("files_watched") || name.ends_with("otlp_records_queued")
 }
 
 /// The non-zero counters as `name=value` pairs, for the log.

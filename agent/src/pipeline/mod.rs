@@ -7,9 +7,11 @@
 //! backpressure that keeps memory bounded when the output is slow or full.
 
 mod chunk;
+mod forward;
 mod sink_thread;
 
 pub use chunk::{ChunkBuilder, LogChunk, LogLine, MetricPoint, MetricValue};
+pub use forward::{Forward, ForwardSlot, Undelivered};
 pub use sink_thread::{SinkReport, SinkSettings, spawn_sink};
 
 /// What a source sends to the sink thread.

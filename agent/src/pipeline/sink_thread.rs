@@ -41,6 +41,9 @@ pub struct SinkSettings {
     /// The agent's shutdown: while the output cannot take more (disk full), a stop request
     /// must still end the thread within `close_timeout`, or senders would wait forever.
     pub shutdown: Option<crate::shutdown::Shutdown>,
+    /// A second output (the OTLP export) that must take each batch before it, and the
+    /// positions it moves, are written to Parquet.
+    pub forward: Option<super::ForwardSlot>,
 }
 
 impl Default for SinkSettings {
@@ -55,6 +58,7 @@ impl Default for SinkSettings {
             carry_positions: true,
             abort: None,
             shutdown: None,
+            forward: None,
         }
     }
 }
@@ -93,6 +97,7 @@ pub fn spawn_sink(
                 positions_dirty: false,
                 oldest: None,
                 on_written,
+                gave_up: false,
             }
             .run(rx)
         })?;
@@ -108,6 +113,9 @@ struct SinkThread {
     positions_dirty: bool,
     oldest: Option<Instant>,
     on_written: Box<dyn FnMut(&WrittenFile) + Send>,
+    /// The forward output gave up on a batch at a stop: nothing more is written, so no
+    /// position moves past rows it does not have.
+    gave_up: bool,
 }
 
 impl SinkThread {
@@ -164,6 +172,9 @@ impl SinkThread {
                 error = Some(e);
                 break;
             }
+            if self.gave_up {
+                break;
+            }
             if last_tick.elapsed() >= tick {
                 last_tick = Instant::now();
                 if let Err(e) = self.sink.tick(last_tick) {
@@ -211,6 +222,41 @@ impl SinkThread {
                 stop_seen.get_or_insert_with(Instant::now).elapsed() >= self.settings.close_timeout
             }
         }
+    }
+
+    /// Hands `batch` to the forward output; gives up once the abort flag is set, at an
+    /// immediate stop, or `close_timeout` after a graceful one.
+    fn forward(
+        &self,
+        slot: &super::ForwardSlot,
+        batch: &arrow_array::RecordBatch,
+    ) -> Result<(), super::Undelivered> {
+        use crate::shutdown::Stage;
+        let stop_seen = std::cell::Cell::new(None::<Instant>);
+        let give_up = || {
+            if self
+                .settings
+                .abort
+                .as_ref()
+                .is_some_and(|a| a.load(Ordering::Relaxed))
+            {
+                return true;
+            }
+            match self.settings.shutdown.as_ref().map(|s| s.stage()) {
+                None | Some(Stage::Running) => false,
+                Some(Stage::Immediate) => true,
+                Some(Stage::Graceful) => {
+                    let t = stop_seen.get().unwrap_or_else(Instant::now);
+                    stop_seen.set(Some(t));
+                    t.elapsed() >= self.settings.close_timeout
+                }
+            }
+        };
+        let mut f = slot
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f.forward(batch, &give_up)
     }
 
     fn collect_written(&mut self) {
@@ -280,13 +326,22 @@ impl SinkThread {
 
     fn flush_batch(&mut self) -> Result<(), SinkError> {
         self.oldest = None;
-        if self.builder.is_empty() && !self.positions_dirty {
+        if self.gave_up || (self.builder.is_empty() && !self.positions_dirty) {
             return Ok(());
         }
         let batch = self
             .builder
             .finish()
             .map_err(|e| SinkError::Encode(e.into()))?;
+        if batch.num_rows() > 0
+            && let Some(slot) = self.settings.forward.clone()
+            && let Err(e) = self.forward(&slot, &batch)
+        {
+            tracing::error!(error = %e, "Stopping with rows not delivered; they are not written to Parquet either, and files are read again from their checkpoints at the next start");
+            self.gave_up = true;
+            self.positions_dirty = false;
+            return Ok(());
+        }
         let mut meta = Vec::new();
         if self.settings.carry_positions || self.positions_dirty {
             // Every source's latest position, in every file, so the newest file alone tells
