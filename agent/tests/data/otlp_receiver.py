@@ -7,6 +7,7 @@ log requests, each record's body, severity and attributes with its resource's at
 --schedule says how to answer, phase by phase from the first request:
   "503:10,drop:10,200" = 503 for 10 s, then close connections without an answer for 10 s,
   then 200. A phase without a duration lasts forever.
+--record - answers 200 to everything without decoding (for bench/otlp.sh).
 --refuse-request N answers 400 (with a google.rpc.Status message) to the Nth logs request.
 Prints the port it listens on (loopback only) as its first line.
 """
@@ -47,7 +48,7 @@ class State:
         self.first = None
         self.logs_requests = 0
         self.lock = threading.Lock()
-        self.out = open(record, "a", buffering=1)
+        self.out = None if record == "-" else open(record, "a", buffering=1)
 
     def answer(self):
         now = time.time()
@@ -70,6 +71,12 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         st = self.server.state
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if st.out is None:
+            # Benchmark mode (--record -): take everything, decode nothing.
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         with st.lock:
             answer = st.answer()
             is_logs = self.path.endswith("/v1/logs")
