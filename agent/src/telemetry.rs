@@ -157,6 +157,7 @@ mod unit_tests {
                 | "firn.long_lines_dropped_bytes"
                 | "firn.output_bytes_written_total" => "By",
                 "firn.files_watched" => "{file}",
+                "firn.otlp_request_latency_ms_total" => "ms",
                 n => {
                     assert!(!n.contains("bytes"), "{n} counts bytes: add it above");
                     "1"
