@@ -493,12 +493,13 @@ c = socket.create_connection(('{}', 9000)); c.sendall(b'x' * {size}); time.sleep
     assert!(active.iter().all(|r| r.attrs["endpoint"] == "web"));
     assert!(active.iter().any(|r| r.value == 1.0), "{active:?}");
     assert_eq!(active.last().unwrap().value, 0.0);
-    // One accepted connection: the cps rows integrate to 1.
+    // One accepted connection: the cps rows integrate to 1 over the sample intervals
+    // (connections.active has a row at every sample, the first included).
     let cps = values(&rows, "network.ingress.cps");
     let mut accepted = 0.0;
     for w in rows
         .iter()
-        .filter(|r| r.name == "network.egress.received.bytes")
+        .filter(|r| r.name == "network.ingress.connections.active")
         .map(|r| r.ts)
         .collect::<Vec<_>>()
         .windows(2)

@@ -259,9 +259,12 @@ pub fn spawn(
             let mut reported = 0;
             let mut last = false;
             loop {
+                // TIMESTAMP and the clock of the rates are read together, so rates times
+                // the TIMESTAMP intervals give the amounts, however long sampling takes.
+                let ts = now_ns();
                 let mono = u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
                 let samples = sampler.sample(mono);
-                let points = rows.points(&samples, now_ns());
+                let points = rows.points(&samples, ts);
                 Counters::add(&counters.metric_samples_total, 1);
                 Counters::add(&counters.metric_rows_total, points.len() as u64);
                 Counters::add(
