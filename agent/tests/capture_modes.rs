@@ -84,3 +84,111 @@ fn stdin_once_asked_for_an_input_glob() {
         "{err}"
     );
 }
+
+fn wait_for_file(p: &Path) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Ok(s) = std::fs::read_to_string(p)
+            && s.ends_with('\n')
+        {
+            return s.trim().to_string();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} never appeared",
+            p.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Whether `pid` runs (a zombie has exited).
+fn running(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X")
+    })
+}
+
+fn sigterm(pid: u32) {
+    let pid = rustix::process::Pid::from_raw(pid as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+}
+
+/// Regression (issue 16): wrap mode signalled only its direct child, so a process the app
+/// started that ignores SIGTERM outlived firn. The app now runs in a process group of its
+/// own; SIGTERM goes to the group, and SIGKILL to what is left when the grace period ends.
+#[test]
+fn a_grandchild_ignoring_sigterm_survived_firn() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let pidfile = dir.path().join("grandchild.pid");
+    // The app (sh) starts a grandchild that ignores SIGTERM (and so do its `sleep`s), then
+    // waits; the app itself dies of SIGTERM.
+    let app = format!(
+        "sh -c 'trap \"\" TERM; echo $$ > {p}.tmp; mv {p}.tmp {p}; while :; do sleep 0.1; done' & wait",
+        p = pidfile.display()
+    );
+    let mut child = firn(&out)
+        // 1s instead of 25s: the grandchild is killed when the grace period ends.
+        .args([
+            "--no-passthrough",
+            "--child-grace",
+            "1s",
+            "--",
+            "sh",
+            "-c",
+            &app,
+        ])
+        .spawn()
+        .unwrap();
+    let grandchild: i32 = wait_for_file(&pidfile).parse().unwrap();
+    assert!(running(grandchild));
+    sigterm(child.id());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "the app died of SIGTERM");
+    // Reaped by init once killed; give it a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while running(grandchild) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let survived = running(grandchild);
+    if survived {
+        // Clean up after a failing run: this test started it.
+        let pid = rustix::process::Pid::from_raw(grandchild).unwrap();
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+    }
+    assert!(!survived, "the grandchild {grandchild} outlived firn");
+}
+
+/// The group's SIGTERM reaches a grandchild that handles it: it gets to write its last
+/// line, which is captured, before the app's grace period ends.
+#[test]
+fn a_grandchild_gets_the_sigterm_and_its_last_words_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let ready = dir.path().join("ready");
+    let app = format!(
+        "sh -c 'trap \"echo grandchild got TERM; exit 0\" TERM; echo $$ > {r}.tmp; mv {r}.tmp {r}; while :; do sleep 0.1; done' & wait",
+        r = ready.display()
+    );
+    let mut child = firn(&out)
+        .args(["--no-passthrough", "--", "sh", "-c", &app])
+        .spawn()
+        .unwrap();
+    let grandchild: i32 = wait_for_file(&ready).parse().unwrap();
+    sigterm(child.id());
+    assert_eq!(child.wait().unwrap().code(), Some(143));
+    let rows = log_values(&out);
+    if running(grandchild) {
+        // Clean up after a failing run: this test started it.
+        let pid = rustix::process::Pid::from_raw(grandchild).unwrap();
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+    }
+    assert!(
+        rows.contains(&"grandchild got TERM".to_string()),
+        "{rows:?}"
+    );
+}

@@ -39,8 +39,9 @@ pub struct CaptureArgs {
     pub stdin_stream: super::Stream,
 
     /// After the first SIGTERM, how long the wrapped app (or the --stdin writer) gets to
-    /// finish before it is killed (SIGKILL) and firn flushes and exits. Keep it under the
-    /// platform's 30s grace period. Default 25s.
+    /// finish before it is killed (SIGKILL) and firn flushes and exits. The app runs in a
+    /// process group of its own: SIGTERM and SIGKILL go to the processes it started too.
+    /// Keep it under the platform's 30s grace period. Default 25s.
     #[arg(long, value_name = "DURATION", default_value = "25s", value_parser = parse_duration_arg)]
     pub child_grace: std::time::Duration,
 

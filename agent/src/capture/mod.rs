@@ -15,15 +15,16 @@
 //! SPCS `logLevel` ([`LogLevel`](crate::level_filter::LogLevel)) decides whether it is
 //! exported, and rows go to the sink thread in chunks. Order is kept within a stream.
 //!
-//! Shutdown: the first SIGTERM is forwarded to the app, which gets `--child-grace` (25 s)
-//! before SIGKILL; capture runs until it exits and its pipes end (or `--drain-timeout`
-//! after its exit, when a process it started still holds them). A second signal kills the
-//! app and flushes what was read.
+//! Shutdown: the app runs in a process group of its own; the first SIGTERM is forwarded to
+//! the group, which gets `--child-grace` (25 s) before SIGKILL. Capture runs until the app
+//! exits and its pipes end (or `--drain-timeout` after its exit, when a process it started
+//! still holds them). A second signal kills the group and flushes what was read.
 //!
 //! See `README.md` beside this file for flags, examples and limits.
 
 pub mod cli;
 pub mod config;
+mod group;
 mod status;
 mod stdin;
 mod stream;

@@ -455,3 +455,15 @@ fn a_warn_record_on_stderr_is_kept_at_error_as_when_read_from_a_cri_file() {
     assert_eq!(err[0].0, "slow disk");
     assert_eq!(err[0].2, Severity::Warn.record().as_str());
 }
+
+/// `/proc/PID/stat` as the process-group check reads it.
+#[test]
+fn stat_lines_are_read_after_the_command() {
+    use super::group::running_member;
+    assert!(running_member("42 (sh) S 1 40 40 0 -1", 40));
+    assert!(!running_member("42 (sh) Z 1 40 40 0 -1", 40));
+    assert!(!running_member("42 (sh) S 1 41 41 0 -1", 40));
+    // A command name with spaces and parentheses.
+    assert!(running_member("42 (a ) b (c) R 1 40 40 0", 40));
+    assert!(!running_member("garbage", 40));
+}

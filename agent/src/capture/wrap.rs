@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::config::CaptureConfig;
+use super::group::Group;
 use super::status::{FinishReason, StatusMetrics, exit_code, read_oom_kills};
 use super::stream::{Passthrough, PumpEnd, send_msg};
 use super::{Stream, StreamSettings};
@@ -103,6 +104,28 @@ fn spawn_forwarder(pid: Option<Pid>, counters: Arc<Counters>) -> std::io::Result
     }))
 }
 
+/// After the app exited in a shutdown: waits until the rest of its process group is gone,
+/// or until `deadline` (the end of the grace period) or a second signal, then SIGKILLs it.
+async fn stop_group(group: Group, deadline: Instant, shutdown: &Shutdown, counters: &Counters) {
+    let mut poll = tokio::time::interval(std::time::Duration::from_millis(50));
+    loop {
+        if !group.alive() {
+            return;
+        }
+        tokio::select! {
+            _ = poll.tick() => {}
+            () = tokio::time::sleep_until(deadline) => break,
+            () = shutdown.reached(Stage::Immediate) => break,
+        }
+    }
+    if group.alive() {
+        tracing::warn!(
+            "Processes the app started did not exit within the grace period; killing its process group"
+        );
+        group.signal(Signal::KILL, counters);
+    }
+}
+
 /// Runs the wrapped app to its end. Returns its exit code (127/126 when it cannot start),
 /// which becomes firn's. When it ends, the whole agent is asked to stop.
 ///
@@ -134,6 +157,8 @@ pub(crate) async fn run(
         .stdin(Stdio::inherit())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        // A group of its own, so shutdown's signals reach what the app started too.
+        .process_group(0)
         .spawn()
     {
         Ok(c) => c,
@@ -185,6 +210,14 @@ pub(crate) async fn run(
             tokio::spawn(pump.run(pipe, tx.clone(), counters.clone(), stop_rx.clone())),
         ));
     }
+    let group = pid.map(Group::led_by);
+    if let Some(g) = group {
+        g.take_terminal();
+    }
+    let signal_group = |sig: Signal| match group {
+        Some(g) => g.signal(sig, &counters),
+        None => signal_child(pid, sig, &counters),
+    };
     let forwarder = spawn_forwarder(pid, counters.clone())?;
     send_status(status.running(now_ns())).await;
 
@@ -201,24 +234,28 @@ pub(crate) async fn run(
                 send_status(status.running(now_ns())).await;
             }
             () = shutdown.reached(Stage::Graceful), if kill_at.is_none() => {
-                tracing::info!(grace_s = cfg.child_grace.as_secs_f64(), "Forwarding SIGTERM to the app; it gets the grace period to exit");
-                signal_child(pid, Signal::TERM, &counters);
+                tracing::info!(grace_s = cfg.child_grace.as_secs_f64(), "Forwarding SIGTERM to the app's process group; it gets the grace period to exit");
+                signal_group(Signal::TERM);
                 kill_at = Some(Instant::now() + cfg.child_grace);
             }
             () = shutdown.reached(Stage::Immediate), if !killed => {
-                tracing::warn!("Killing the app (second signal)");
-                signal_child(pid, Signal::KILL, &counters);
+                tracing::warn!("Killing the app and its process group (second signal)");
+                signal_group(Signal::KILL);
                 killed = true;
                 let _ = stop_tx.send(Some(Instant::now()));
             }
             () = tokio::time::sleep_until(kill_at.unwrap_or(far)), if kill_at.is_some() && !killed => {
-                tracing::warn!(grace_s = cfg.child_grace.as_secs_f64(), "The app did not exit within its grace period; killing it");
-                signal_child(pid, Signal::KILL, &counters);
+                tracing::warn!(grace_s = cfg.child_grace.as_secs_f64(), "The app did not exit within its grace period; killing its process group");
+                signal_group(Signal::KILL);
                 killed = true;
             }
         }
     };
     forwarder.abort();
+    // In a shutdown, what the app started gets the rest of the grace period, then SIGKILL.
+    if let (Some(g), Some(deadline), false) = (group, kill_at, killed) {
+        stop_group(g, deadline, &shutdown, &counters).await;
+    }
     let code = match exit {
         Ok(s) => exit_code(s),
         Err(e) => {
