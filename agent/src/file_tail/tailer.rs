@@ -164,6 +164,8 @@ pub struct Tailer {
     /// Files that cannot be opened or read now.
     errors: episodes::ErrorEpisodes,
     shutdown: Option<Shutdown>,
+    /// When closed files were last looked at for growth.
+    last_closed_look: Option<Instant>,
     /// After a graceful stop was asked for: the last walk ends by then.
     last_walk_deadline: Option<Instant>,
 }
@@ -200,6 +202,7 @@ impl Tailer {
             watcher: None,
             errors: episodes::ErrorEpisodes::default(),
             shutdown: None,
+            last_closed_look: None,
             last_walk_deadline: None,
         }
     }

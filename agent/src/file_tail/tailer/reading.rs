@@ -22,11 +22,18 @@ impl Tailer {
     /// `None` when the sink is gone.
     pub fn read_pass(&mut self, now: Instant) -> Option<u64> {
         let mut total = 0;
-        self.make_room();
+        // Closed files are looked at (a stat each) at most every glob interval.
+        let look = self
+            .last_closed_look
+            .is_none_or(|t| now.duration_since(t) >= self.cfg.glob_interval);
+        if look {
+            self.last_closed_look = Some(now);
+        }
+        self.make_room(look);
         let keys: Vec<FileKey> = self.files.keys().copied().collect();
         let mut release = Vec::new();
         for key in keys {
-            let (n, done) = self.read_one(key, now)?;
+            let (n, done) = self.read_one(key, now, look)?;
             total += n;
             if done {
                 release.push(key);
@@ -42,12 +49,12 @@ impl Tailer {
 
     /// Reads one file. Returns the bytes read and whether it is done (gone and quiet long
     /// enough), or `None` when the sink is gone.
-    fn read_one(&mut self, key: FileKey, now: Instant) -> Option<(u64, bool)> {
+    fn read_one(&mut self, key: FileKey, now: Instant, look: bool) -> Option<(u64, bool)> {
         let Some(t) = self.files.get_mut(&key) else {
             return Some((0, false));
         };
         if t.reader.is_none() {
-            if !reopen(t, &self.cfg, self.open) {
+            if !reopen(t, &self.cfg, self.open, look) {
                 return Some((0, false));
             }
             self.open += 1;
@@ -164,6 +171,8 @@ impl Tailer {
             self.discover(Instant::now());
         }
         loop {
+            // Every closed file is looked at on each of these passes.
+            self.last_closed_look = None;
             match self.read_pass(Instant::now()) {
                 None => return false,
                 Some(0) => break,
