@@ -18,6 +18,7 @@ mod json;
 #[cfg(feature = "otlp")]
 pub mod otlp;
 pub mod parquet_sink;
+pub mod spool;
 pub mod units;
 
 pub use builder::{
