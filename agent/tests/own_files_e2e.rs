@@ -10,28 +10,12 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
 use common::agent::{Agent, log_tail};
-use common::{log_values_of_file, parquet_files};
+use common::{append, lines, log_values_of_file, parquet_files};
 use firn_schemas::parquet_sink::{META_AGENT_ID, read_footer_metadata};
-
-fn append(p: &Path, lines: &[String]) {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(p)
-        .unwrap();
-    for l in lines {
-        writeln!(f, "{l}").unwrap();
-    }
-}
-
-fn lines(tag: &str, n: usize) -> Vec<String> {
-    (0..n).map(|i| format!("{tag} line {i}")).collect()
-}
 
 /// Runs an agent until it follows its input, then stops it with SIGTERM (which writes
 /// everything read).

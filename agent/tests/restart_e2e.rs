@@ -10,28 +10,12 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
 use common::agent::{Agent, log_tail, wait_until};
-use common::{line_counts, log_values_of_file, parquet_files};
+use common::{append, line_counts, lines, log_values_of_file, parquet_files};
 use firn_schemas::parquet_sink::{META_SOURCE_POSITIONS, read_footer_metadata};
-
-fn append(p: &Path, lines: &[String]) {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(p)
-        .unwrap();
-    for l in lines {
-        writeln!(f, "{l}").unwrap();
-    }
-}
-
-fn lines(tag: &str, n: usize) -> Vec<String> {
-    (0..n).map(|i| format!("{tag} line {i}")).collect()
-}
 
 /// Complete output files that hold no LOG row.
 fn metrics_only_files(out: &Path) -> Vec<std::path::PathBuf> {

@@ -208,3 +208,21 @@ pub fn assert_no_refusals(m: &firn_stagefs::Mounted) {
             .join("\n")
     );
 }
+
+/// Appends `lines` to `p` (created if missing), each with a newline, as an app would.
+pub fn append(p: &Path, lines: &[String]) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(p)
+        .unwrap();
+    for l in lines {
+        writeln!(f, "{l}").unwrap();
+    }
+}
+
+/// `n` lines `"{tag} line {i}"`: the tag tells whose line a row is.
+pub fn lines(tag: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{tag} line {i}")).collect()
+}
