@@ -134,6 +134,11 @@ impl Worker {
         }
     }
 
+    /// Writes the files that are due (for a worker without a thread of its own).
+    pub(super) fn retry_due(&mut self, now: Instant) {
+        self.write_pending(now);
+    }
+
     fn close(&mut self, deadline: Instant) {
         loop {
             let now = Instant::now();

@@ -434,3 +434,51 @@ fn a_failed_attempt_whose_removal_fails_is_removed_later() {
         assert_eq!(removes, 5, "{mode:?}");
     }
 }
+
+/// Issue 17: when the file thread cannot start, files are still written, through the
+/// storage the sink was given, and what was handed over drains (no lasting backpressure,
+/// nothing reported undelivered at close).
+#[test]
+fn without_a_file_thread_files_are_written_through_the_given_storage() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = RecordingStorage::new();
+    let mut cfg = small_files(dir.path(), OutputMode::Stage);
+    cfg.max_pending_bytes = 16 << 10;
+    let mut sink = ParquetSink::start(cfg, Box::new(rec.clone()), |_| {
+        Err(std::io::Error::from_raw_os_error(libc::EAGAIN))
+    });
+    // Far more than max_pending_bytes: with nothing draining, backpressure would stay on.
+    for k in 0..100 {
+        sink.write(&lines_batch(k * 100, 100), &[]).unwrap();
+        assert!(
+            !sink.is_backpressured(),
+            "still backpressured after batch {k}"
+        );
+    }
+    // A failed write is retried on tick, without a thread to do it.
+    rec.set_space_left(Some(0));
+    sink.write(&lines_batch(10_000, 100), &[]).unwrap();
+    sink.flush().unwrap();
+    assert!(sink.stats().write_errors_total >= 1);
+    rec.set_space_left(None);
+    let t0 = Instant::now();
+    while sink.stats().files_pending > 0 {
+        assert!(t0.elapsed() < Duration::from_secs(10), "never retried");
+        std::thread::sleep(Duration::from_millis(50));
+        sink.tick(Instant::now()).unwrap();
+    }
+    sink.close(Instant::now() + Duration::from_secs(5)).unwrap();
+    assert_eq!(sink.rows_in_flight(), 0);
+    let created = rec
+        .ops()
+        .iter()
+        .filter(|o| matches!(o, Op::CreateNew(_)))
+        .count();
+    let stats = sink.stats();
+    assert!(created > 3, "the given storage saw {created} files");
+    assert_eq!(
+        stats.files_written_total as usize,
+        created - stats.write_errors_total as usize
+    );
+    assert_eq!(read_values(dir.path()).len(), 10_100);
+}

@@ -204,26 +204,40 @@ impl ParquetSink {
 
     /// A sink writing through `storage`.
     pub fn with_storage(cfg: SinkConfig, storage: Box<dyn Storage>) -> Self {
+        Self::start(cfg, storage, |f| {
+            std::thread::Builder::new()
+                .name("firn-files".into())
+                .spawn(f)
+        })
+    }
+
+    /// As [`with_storage`](Self::with_storage), starting the file thread with `spawn`. When
+    /// `spawn` fails, files are written on the sink's own thread, through the same storage
+    /// and with the same reports: slower (encoding waits for each write), never lost.
+    pub(super) fn start(
+        cfg: SinkConfig,
+        storage: Box<dyn Storage>,
+        spawn: impl FnOnce(Box<dyn FnOnce() + Send>) -> io::Result<std::thread::JoinHandle<()>>,
+    ) -> Self {
         let props = Arc::new(writer_properties(&cfg));
         let (worker, reports) = Worker::new(cfg.clone(), storage);
         let (jobs, jobs_rx) = channel();
-        let mut worker = Some(worker);
-        let io = match std::thread::Builder::new()
-            .name("firn-files".into())
-            .spawn({
-                let w = worker.take();
-                move || {
-                    if let Some(w) = w {
-                        w.run(&jobs_rx);
-                    }
-                }
-            }) {
-            Ok(handle) => Io::Thread(Some(jobs), Some(handle)),
+        // The worker goes to the thread only once it runs: a failed spawn drops the closure,
+        // and the worker (with its storage and report sender) must outlive that.
+        let (hand_over, take) = channel::<Worker>();
+        let io = match spawn(Box::new(move || {
+            if let Ok(w) = take.recv() {
+                w.run(&jobs_rx);
+            }
+        })) {
+            Ok(handle) => {
+                // The thread holds the receiving end until the worker arrives.
+                let _ = hand_over.send(worker);
+                Io::Thread(Some(jobs), Some(handle))
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "Cannot start the file-writing thread; writing files on the sink's thread");
-                // The closure (and the worker in it) is dropped with the failed spawn.
-                let (w, _) = Worker::new(cfg.clone(), Box::new(super::io::OsStorage));
-                Io::Inline(Box::new(w))
+                Io::Inline(Box::new(worker))
             }
         };
         Self {
@@ -374,6 +388,10 @@ impl ParquetSink {
             && now.duration_since(f.opened_at) >= self.cfg.max_file_age
         {
             self.seal()?;
+        }
+        // Without a thread of its own the worker retries only when asked.
+        if let Io::Inline(w) = &mut self.io {
+            w.retry_due(now);
         }
         self.drain_reports();
         Ok(())
