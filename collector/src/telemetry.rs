@@ -37,6 +37,10 @@ const HELP: &[(&str, &str)] = &[
         "Parquet files written.",
     ),
     (
+        "firn_collector_resent_batches_dropped_total",
+        "Requests of firn agents already written (same firn-agent-id and firn-batch-seq), answered 200 and not written again.",
+    ),
+    (
         "firn_collector_scrapes_total",
         "Prometheus scrapes, by result.",
     ),

@@ -161,6 +161,14 @@ fn every_refusal_has_its_status_and_writes_nothing() {
     let a = post(c.http, "/v1/logs", "text/plain", &[], &good);
     assert_eq!(a.status, 415);
 
+    // A firn stamp that is half there, or not a number.
+    let a = post(c.http, "/v1/logs", PB, &[("firn-agent-id", "a1")], &good);
+    assert_eq!(a.status, 400, "{}", a.text());
+    assert!(a.text().contains("firn-batch-seq"), "{}", a.text());
+    let stamp = [("firn-agent-id", "a1"), ("firn-batch-seq", "12x")];
+    let a = post(c.http, "/v1/logs", PB, &stamp, &good);
+    assert_eq!(a.status, 400, "{}", a.text());
+
     let m = request(c.http, "GET", "/metrics", &[], b"").text();
     assert!(
         m.contains("firn_collector_refused_total{reason=\"auth\"} 2"),

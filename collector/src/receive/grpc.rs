@@ -26,6 +26,7 @@ use tonic::{Request, Response, Status};
 
 use super::auth::Token;
 use super::decode::{Export, Signal};
+use super::dedup::{AGENT_ID_HEADER, BATCH_SEQ_HEADER, Stamp};
 use super::ingest::{Ingest, IngestError};
 use super::limits::LimitError;
 
@@ -81,8 +82,15 @@ impl Grpc {
                 .and_then(|v| v.to_str().ok());
             token.check(given).map_err(Status::unauthenticated)?;
         }
+        let text = |k: &str| {
+            req.metadata()
+                .get(k)
+                .map(|v| v.to_str().unwrap_or("\u{fffd}"))
+        };
+        let stamp = Stamp::parse(text(AGENT_ID_HEADER), text(BATCH_SEQ_HEADER))
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
         self.ingest
-            .export(wrap(req.into_inner()))
+            .export(wrap(req.into_inner()), stamp)
             .await
             .map_err(|e| match e {
                 IngestError::Limit(LimitError::TooManyRows { .. })

@@ -22,6 +22,7 @@ use firn_schemas::otlp::proto::collector::trace::v1::{
 
 use super::auth::Token;
 use super::decode::{DecodeError, Encoding, Signal, decode, inflate};
+use super::dedup::{AGENT_ID_HEADER, BATCH_SEQ_HEADER, Stamp};
 use super::ingest::{Ingest, IngestError};
 use super::limits::LimitError;
 
@@ -275,6 +276,9 @@ async fn handle(
             return Err(Refusal::new(StatusCode::UNAUTHORIZED, "auth", why));
         }
     }
+    let text = |k: &str| headers.get(k).map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    let stamp = Stamp::parse(text(AGENT_ID_HEADER), text(BATCH_SEQ_HEADER))
+        .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, "stamp", e.to_string()))?;
     let Some(encoding) = encoding else {
         return Err(Refusal::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -312,5 +316,5 @@ async fn handle(
     let inflated = inflate(bytes, ce, s.max_decompressed_bytes)?;
     let req = decode(signal, encoding, &inflated)?;
     drop(inflated);
-    Ok(s.ingest.export(req).await?)
+    Ok(s.ingest.export(req, stamp).await?)
 }

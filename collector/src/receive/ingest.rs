@@ -16,6 +16,7 @@ use firn_schemas::{BatchBuilder, ParquetSink};
 use tokio::sync::{Semaphore, oneshot};
 
 use super::decode::Export;
+use super::dedup::{Check, Dedup, META_BATCH_SEQS, Stamp};
 use super::limits::{LimitError, Limits};
 use crate::telemetry::Counters;
 
@@ -36,7 +37,23 @@ pub enum IngestError {
 /// A batch waiting for the writer, and who to tell when it is durable.
 struct Job {
     batch: RecordBatch,
+    /// The sender's stamp, when it sent one (queued in [`Dedup`]).
+    stamp: Option<Stamp>,
     done: oneshot::Sender<Result<(), String>>,
+}
+
+/// Takes a queued stamp out of [`Dedup`] unless the writer thread took it over.
+struct Queued<'a> {
+    dedup: &'a Dedup,
+    stamp: Option<Stamp>,
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        if let Some(s) = &self.stamp {
+            self.dedup.abandon(s);
+        }
+    }
 }
 
 /// The shared entry point of the HTTP and gRPC servers.
@@ -45,6 +62,7 @@ pub struct Ingest {
     limits: Limits,
     queue: SyncSender<Job>,
     permits: Arc<Semaphore>,
+    dedup: Arc<Dedup>,
     /// Counters shared with `/metrics`.
     pub counters: Arc<Counters>,
 }
@@ -66,24 +84,28 @@ fn now_ns() -> i64 {
 
 impl Ingest {
     /// Starts the writer thread over `sink`. `queue` batches may wait for it; past that,
-    /// requests are answered 503.
+    /// requests are answered 503. `dedup` holds the stamps already written (restored from
+    /// the newest file at start).
     pub fn start(
         sink: ParquetSink,
         limits: Limits,
         max_concurrent: usize,
         queue: usize,
+        dedup: Arc<Dedup>,
         counters: Arc<Counters>,
     ) -> std::io::Result<(Self, std::thread::JoinHandle<()>)> {
         let (tx, rx) = sync_channel(queue.max(1));
         let c = counters.clone();
+        let d = dedup.clone();
         let handle = std::thread::Builder::new()
             .name("parquet-writer".into())
-            .spawn(move || writer_loop(sink, rx, &c))?;
+            .spawn(move || writer_loop(sink, rx, &d, &c))?;
         Ok((
             Self {
                 limits,
                 queue: tx,
                 permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+                dedup,
                 counters,
             },
             handle,
@@ -99,9 +121,31 @@ impl Ingest {
     }
 
     /// Checks, maps and durably writes a request; what it became is returned for the
-    /// answer's `partial_success`.
-    pub async fn export(&self, req: Export) -> Result<Mapped, IngestError> {
+    /// answer's `partial_success`. A request with a `stamp` already written is answered as
+    /// written without writing it again (see [`super::dedup`]).
+    pub async fn export(&self, req: Export, stamp: Option<Stamp>) -> Result<Mapped, IngestError> {
         self.limits.check(&req)?;
+        if let Some(s) = &stamp {
+            match self.dedup.check(s) {
+                Check::New => {}
+                Check::Duplicate => {
+                    self.counters
+                        .add("firn_collector_resent_batches_dropped_total", "", 1);
+                    tracing::info!(agent = %s.agent, seq = s.seq, "Dropped a batch sent again after it was written (its answer was lost)");
+                    return Ok(Mapped::default());
+                }
+                Check::InFlight => {
+                    return Err(IngestError::Unavailable(format!(
+                        "an earlier try of batch {} from {} is still being written",
+                        s.seq, s.agent
+                    )));
+                }
+            }
+        }
+        let mut queued = Queued {
+            dedup: &self.dedup,
+            stamp,
+        };
         let mut b = BatchBuilder::new();
         let mapped = match &req {
             Export::Logs(r) => logs_to_rows(r, &mut b, now_ns()),
@@ -116,8 +160,14 @@ impl Ingest {
             .finish()
             .map_err(|e| IngestError::Unavailable(format!("cannot build rows: {e}")))?;
         let (done, wait) = oneshot::channel();
-        match self.queue.try_send(Job { batch, done }) {
-            Ok(()) => {}
+        let job = Job {
+            batch,
+            stamp: queued.stamp.clone(),
+            done,
+        };
+        match self.queue.try_send(job) {
+            // The writer thread owns the stamp now.
+            Ok(()) => queued.stamp = None,
             Err(TrySendError::Full(_)) => {
                 return Err(IngestError::Unavailable(
                     "the Parquet writer is behind".into(),
@@ -140,13 +190,13 @@ impl Ingest {
 }
 
 /// Takes every waiting batch, writes them into one file, closes it, answers them.
-fn writer_loop(mut sink: ParquetSink, rx: Receiver<Job>, counters: &Counters) {
+fn writer_loop(mut sink: ParquetSink, rx: Receiver<Job>, dedup: &Dedup, counters: &Counters) {
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while let Ok(j) = rx.try_recv() {
             jobs.push(j);
         }
-        let result = write_group(&mut sink, &jobs);
+        let result = write_group(&mut sink, &jobs, dedup);
         if let Err(e) = &result {
             tracing::error!(error = %e, requests = jobs.len(), "Cannot write rows; requests answered 503");
         }
@@ -163,13 +213,32 @@ fn writer_loop(mut sink: ParquetSink, rx: Receiver<Job>, counters: &Counters) {
     }
 }
 
-fn write_group(sink: &mut ParquetSink, jobs: &[Job]) -> Result<(), String> {
-    for j in jobs {
-        sink.write(&j.batch, &[]).map_err(|e| e.to_string())?;
+/// Writes the group into one file and closes it. Each stamped batch carries the stamps'
+/// footer with it, so whichever file ends up holding its rows says it was written.
+fn write_group(sink: &mut ParquetSink, jobs: &[Job], dedup: &Dedup) -> Result<(), String> {
+    for (i, j) in jobs.iter().enumerate() {
+        let meta = match &j.stamp {
+            Some(s) => vec![(META_BATCH_SEQS, dedup.footer_with(s))],
+            None => Vec::new(),
+        };
+        if let Err(e) = sink.write(&j.batch, &meta) {
+            // This batch and the rest are not in the sink: their resends are new.
+            for s in jobs[i..].iter().filter_map(|j| j.stamp.as_ref()) {
+                dedup.abandon(s);
+            }
+            return Err(e.to_string());
+        }
+        if let Some(s) = &j.stamp {
+            dedup.written(s);
+        }
     }
     sink.flush().map_err(|e| e.to_string())?;
     match sink.rows_in_flight() {
-        0 => Ok(()),
+        0 => {
+            // Files reach the output in order: everything handed over is on disk now.
+            dedup.settle();
+            Ok(())
+        }
         n => Err(format!(
             "{n} rows could not be written to {} yet",
             sink.config().dir.display()

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod decode;
+pub mod dedup;
 pub mod grpc;
 pub mod http;
 pub mod ingest;
@@ -22,6 +23,40 @@ pub use ingest::Ingest;
 
 /// Batches that may wait for the Parquet writer before requests get 503.
 const WRITER_QUEUE: usize = 64;
+
+/// Agents whose last batch number is kept for dropping resends; past it the least recently
+/// seen is forgotten. Bounds memory and the footer (about 60 bytes an agent).
+const DEDUP_AGENTS: usize = 10_000;
+
+/// The stamps already written, from this collector's newest complete file that has them;
+/// leftovers of interrupted writes are removed on the way.
+fn restore_dedup(dir: &std::path::Path, collector_id: &str) -> Arc<dedup::Dedup> {
+    let found = match firn_schemas::parquet_sink::leftovers::scan_own_files(
+        dir,
+        collector_id,
+        dedup::META_BATCH_SEQS,
+    ) {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "Cannot list the output folder; resent batches written before this start are not recognised");
+            return dedup::Dedup::new(DEDUP_AGENTS);
+        }
+    };
+    let Some((path, meta)) = found.newest else {
+        return dedup::Dedup::new(DEDUP_AGENTS);
+    };
+    let text = meta.get(dedup::META_BATCH_SEQS).map_or("", String::as_str);
+    match dedup::Dedup::restore(text, DEDUP_AGENTS) {
+        Ok(d) => {
+            tracing::info!(file = %path.display(), agents = d.agents(), "Restored the last batch number of each agent");
+            d
+        }
+        Err(e) => {
+            tracing::warn!(file = %path.display(), error = %e, "Cannot read the batch numbers in a footer; resent batches written before this start are not recognised");
+            dedup::Dedup::new(DEDUP_AGENTS)
+        }
+    }
+}
 
 fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -65,6 +100,7 @@ pub fn run(args: &ReceiveArgs) -> anyhow::Result<()> {
     let (mode, why) = resolve_mode(OutputModeChoice::Auto, &args.output);
     let mut cfg = SinkConfig::new(&args.output, mode);
     cfg.set_agent_id(args.collector_id.as_deref().unwrap_or(&host_name()));
+    let dedup = restore_dedup(&args.output, &cfg.agent_id);
     cfg.writer_name = format!("firn-collector {}", env!("CARGO_PKG_VERSION"));
     let counters = Arc::new(Counters::default());
     let limits = limits::Limits {
@@ -77,6 +113,7 @@ pub fn run(args: &ReceiveArgs) -> anyhow::Result<()> {
         limits,
         args.max_concurrent_requests,
         WRITER_QUEUE,
+        dedup,
         counters.clone(),
     )
     .context("cannot start the Parquet writer thread")?;

@@ -212,7 +212,7 @@ impl Target {
             parse::to_request(&text, &resource, starts, now).map_err(|e| e.to_string())
         });
         let up = match result {
-            Ok((req, n)) => match self.ingest.export(Export::Metrics(req)).await {
+            Ok((req, n)) => match self.ingest.export(Export::Metrics(req), None).await {
                 Ok(_) => {
                     self.counters
                         .add("firn_collector_scraped_samples_total", "", n as u64);
@@ -238,7 +238,7 @@ impl Target {
             1,
         );
         let health = parse::health(&resource, up, began.elapsed().as_secs_f64(), time);
-        if let Err(e) = self.ingest.export(Export::Metrics(health)).await {
+        if let Err(e) = self.ingest.export(Export::Metrics(health), None).await {
             tracing::warn!(url, error = %e, "Cannot write the scrape's up metric");
         }
     }

@@ -28,11 +28,16 @@ impl Collector {
     /// Starts `firn-collector receive --output out` on loopback ports it picks, with the
     /// test token in FIRN_TOKEN, plus `extra` arguments.
     pub fn start(out: &Path, extra: &[&str]) -> Self {
+        Self::start_at(out, "127.0.0.1:0", extra)
+    }
+
+    /// As [`Collector::start`], its HTTP listener on `listen` (to restart on the same port).
+    pub fn start_at(out: &Path, listen: &str, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_firn-collector"))
             .args([
                 "receive",
                 "--listen",
-                "127.0.0.1:0",
+                listen,
                 "--grpc-listen",
                 "127.0.0.1:0",
             ])
@@ -272,6 +277,23 @@ pub fn python(script: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A loopback port free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The value of an unlabelled counter on the collector's `/metrics` page (0 when absent).
+pub fn counter(addr: SocketAddr, name: &str) -> u64 {
+    let page = request(addr, "GET", "/metrics", &[], b"").text();
+    page.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// Waits until `cond` holds, up to a generous deadline.
