@@ -133,6 +133,10 @@ pub struct SpecArgs {
     /// Default: status.
     #[arg(long, value_name = "GROUPS", value_delimiter = ',')]
     pub metric_groups: Vec<String>,
+
+    /// The agent container's `local` volume mounts in --spec (set after parsing).
+    #[arg(skip)]
+    pub local_dirs: Vec<PathBuf>,
 }
 
 /// What to read.
@@ -272,6 +276,23 @@ pub struct OutputArgs {
     /// container restarts in SPCS).
     #[arg(long, value_name = "ID", env = "FIRN_AGENT_ID")]
     pub agent_id: Option<String>,
+
+    /// The write-ahead spool: every --commit-interval the rows read and the positions they
+    /// reach are fsynced here, so a kill -9 or a crash loop loses and repeats nothing. The
+    /// spool goes in DIR/<agent id>; `none` switches it off. Default: a hidden folder under
+    /// a local output (`.firn-spool/<agent id>`); for a stage output, the agent container's
+    /// `local` volume with --spec, else none (with a warning).
+    #[arg(long, value_name = "DIR")]
+    pub spool: Option<String>,
+
+    /// How often rows read are committed to the spool (and how old a batch gets).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration_arg)]
+    pub commit_interval: std::time::Duration,
+
+    /// Most bytes the spool holds; when full, reading pauses until output files are
+    /// written (nothing is dropped).
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size_arg)]
+    pub spool_max_size: u64,
 }
 
 /// A size flag: `16KiB`, `8MiB`, `100` (bytes).

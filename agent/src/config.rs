@@ -47,6 +47,12 @@ pub struct AgentConfig {
     pub capture: crate::capture::CaptureConfig,
     /// OTLP export, when asked for.
     pub otlp: Option<crate::otlp_export::OtlpConfig>,
+    /// Where the write-ahead spool lives (daemon mode only; `--once` uses none).
+    pub spool: crate::spool_place::SpoolPlace,
+    /// How often rows are committed to the spool.
+    pub commit_interval: std::time::Duration,
+    /// The spool's size limit, bytes.
+    pub spool_max_bytes: u64,
 }
 
 impl AgentConfig {
@@ -178,6 +184,45 @@ impl AgentConfig {
             }
             sink.set_agent_id(id);
         }
+        // --once reads files whole and writes before it exits: no spool, and a write error no
+        // retry can cure ends it at once.
+        sink.fail_fast = cli.input.once;
+        let spool = if cli.input.once {
+            crate::spool_place::SpoolPlace {
+                dir: None,
+                reason: "--once".into(),
+                warning: None,
+            }
+        } else {
+            crate::spool_place::place(
+                out.spool.as_deref(),
+                sink.mode,
+                &sink.dir,
+                &sink.agent_id,
+                &cli.spec.local_dirs,
+                |d| {
+                    // The nearest folder that exists decides the file system.
+                    let existing = d.ancestors().find(|a| a.exists()).unwrap_or(d);
+                    firn_schemas::parquet_sink::mount_of(existing).is_some_and(|m| m.is_fuse())
+                },
+            )?
+        };
+        if let Some(d) = &spool.dir {
+            // The spool is never read as input, whatever the globs say.
+            let g = glob::Pattern::escape(&d.to_string_lossy());
+            tail.exclude.push(
+                glob::Pattern::new(&format!("{g}/**"))
+                    .with_context(|| format!("the spool folder {} as a glob", d.display()))?,
+            );
+        }
+        if out.commit_interval.is_zero()
+            || out.commit_interval > std::time::Duration::from_secs(3600)
+        {
+            bail!("--commit-interval must be between 1ms and 1h");
+        }
+        if out.spool_max_size < 1 << 20 {
+            bail!("--spool-max-size must be at least 1MiB");
+        }
         let metric_groups = crate::spec_config::metric_groups(&cli.spec.metric_groups)?;
         let otlp = crate::otlp_export::OtlpConfig::resolve(&cli.otlp, &env)
             .map_err(|e| anyhow::anyhow!("OTLP export: {e}"))?;
@@ -214,6 +259,9 @@ impl AgentConfig {
                 !cli.capture.command.is_empty(),
             )?,
             metric_groups,
+            spool,
+            commit_interval: out.commit_interval,
+            spool_max_bytes: out.spool_max_size,
             telemetry_interval: cli
                 .telemetry_interval
                 .max(std::time::Duration::from_secs(1)),

@@ -18,6 +18,8 @@ pub mod resource;
 pub mod row_mapper;
 pub mod run;
 pub mod shutdown;
+pub mod sink_setup;
 pub mod spec_config;
+pub mod spool_place;
 pub mod structured;
 pub mod telemetry;

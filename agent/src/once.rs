@@ -6,13 +6,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context, bail};
-use firn_schemas::ParquetSink;
+use anyhow::bail;
 
 use crate::config::AgentConfig;
 use crate::file_tail::Tailer;
 use crate::file_tail::checkpoint::Recovered;
-use crate::pipeline::{SinkReport, SinkSettings, spawn_sink};
+use crate::pipeline::SinkReport;
 use crate::telemetry::Counters;
 
 /// What a `--once` run did.
@@ -33,26 +32,17 @@ pub struct OnceReport {
 /// # Errors
 /// When no file matches, the sink cannot start, or rows could not be written.
 pub fn run(cfg: &AgentConfig, counters: &Arc<Counters>) -> anyhow::Result<OnceReport> {
-    let sink = ParquetSink::new(cfg.sink.clone());
     let written = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let (tx, handle) = spawn_sink(
-        sink,
-        cfg.resource.to_json(),
-        SinkSettings {
-            forward: crate::otlp_export::forward_slot(cfg, counters),
-            ..SinkSettings::default()
-        },
-        {
-            let written = written.clone();
-            Box::new(move |w| {
-                tracing::debug!(path = %w.path.display(), rows = w.rows, "Wrote file");
-                if let Ok(mut v) = written.lock() {
-                    v.push(w.path.clone());
-                }
-            })
-        },
-    )
-    .context("cannot start the sink thread")?;
+    let started = crate::sink_setup::start(cfg, counters, None, {
+        let written = written.clone();
+        Box::new(move |w| {
+            tracing::debug!(path = %w.path.display(), rows = w.rows, "Wrote file");
+            if let Ok(mut v) = written.lock() {
+                v.push(w.path.clone());
+            }
+        })
+    })?;
+    let (tx, handle) = (started.tx, started.handle);
     let mut tail_cfg = cfg.tail.clone();
     tail_cfg.start_at_end = false;
     let mut tailer = Tailer::new(tail_cfg, &Recovered::default(), tx, counters.clone());

@@ -6,14 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use firn_schemas::ParquetSink;
 use tokio::task::JoinHandle;
 
 use crate::config::AgentConfig;
 use crate::file_tail::Tailer;
-use crate::file_tail::checkpoint::{self, Recovered};
 use crate::pipeline::Msg;
-use crate::pipeline::{SinkSettings, spawn_sink};
 use crate::shutdown::Stage;
 use crate::shutdown::{Shutdown, listen_for_signals};
 use crate::telemetry::{self, Counters};
@@ -36,54 +33,16 @@ pub fn run(cfg: &AgentConfig, counters: &Arc<Counters>) -> anyhow::Result<ExitCo
 async fn run_async(cfg: &AgentConfig, counters: &Arc<Counters>) -> anyhow::Result<ExitCode> {
     let shutdown = Shutdown::new(Duration::from_secs(30));
     listen_for_signals(shutdown.clone()).context("cannot install signal handlers")?;
-    // Resume where this agent's newest complete file says each source stood.
-    // Remove this agent's leftovers of an interrupted write, whatever its sources, and
-    // resume where its newest complete file says each followed file stood.
-    let mut recovered =
-        checkpoint::recover(&cfg.sink.dir, &cfg.sink.agent_id).with_context(|| {
-            format!(
-                "cannot read the output folder {} to resume",
-                cfg.sink.dir.display()
-            )
-        })?;
-    let (removed, left) = (recovered.removed.len(), recovered.left.len());
-    if cfg.inputs.is_empty() {
-        recovered = Recovered {
-            removed: recovered.removed,
-            left: recovered.left,
-            ..Recovered::default()
-        };
-    } else if let Some(f) = &recovered.from {
-        tracing::info!(from = %f.display(), files = recovered.checkpoints.len(), removed_partial = removed, left_unreadable = left, "Resuming from checkpoints");
-    } else {
-        tracing::info!(agent_id = %cfg.sink.agent_id, removed_partial = removed, left_unreadable = left, "No earlier output of this agent; reading files from their start");
-    }
-    let settings = SinkSettings {
-        // Leave the last seconds of the platform's grace period for the exit itself.
-        close_timeout: Duration::from_secs(20),
-        initial_positions: recovered.positions.clone(),
-        // A run that follows no file has no position to carry, and must not write an empty
-        // map over an earlier run's.
-        carry_positions: !cfg.inputs.is_empty(),
-        shutdown: Some(shutdown.clone()),
-        forward: crate::otlp_export::forward_slot(cfg, counters),
-        ..SinkSettings::default()
-    };
-    let (tx, sink) = spawn_sink(
-        ParquetSink::new(cfg.sink.clone()),
-        cfg.resource.to_json(),
-        settings,
-        {
-            let c = counters.clone();
-            Box::new(move |w| {
-                tracing::debug!(path = %w.path.display(), rows = w.rows, "Wrote file");
-                Counters::add(&c.output_files_written_total, 1);
-                Counters::add(&c.output_rows_written_total, w.rows);
-                Counters::add(&c.output_bytes_written_total, w.bytes);
-            })
-        },
-    )
-    .context("cannot start the sink thread")?;
+    let started = crate::sink_setup::start(cfg, counters, Some(&shutdown), {
+        let c = counters.clone();
+        Box::new(move |w| {
+            tracing::debug!(path = %w.path.display(), rows = w.rows, "Wrote file");
+            Counters::add(&c.output_files_written_total, 1);
+            Counters::add(&c.output_rows_written_total, w.rows);
+            Counters::add(&c.output_bytes_written_total, w.bytes);
+        })
+    })?;
+    let (tx, sink, recovered) = (started.tx, started.handle, started.recovered);
     // Each source is a task; one that wraps a child reports the child's exit code.
     let mut sources: Vec<(&str, JoinHandle<anyhow::Result<Option<u8>>>)> = Vec::new();
     // Files.

@@ -126,6 +126,11 @@ pub fn apply(cli: &mut Cli, m: &ArgMatches) -> anyhow::Result<Vec<Origin>> {
         |p| p.display().to_string(),
     ));
 
+    cli.spec.local_dirs = settings
+        .local_dirs
+        .iter()
+        .map(|d| PathBuf::from(&d.value))
+        .collect();
     cli.metrics.spec_resources = crate::metrics::config::SpecResources {
         cpu_requested: settings.requests.cpu_cores.as_ref().map(|c| c.value),
         memory_requested: settings.requests.memory_bytes.as_ref().map(|m| m.value),

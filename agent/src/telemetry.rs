@@ -55,6 +55,12 @@ counters! {
     otlp_records_queued: "Records of the current batch not yet acknowledged by the OTLP collector (a gauge).",
     otlp_requests_total: "OTLP requests made, retries included.",
     otlp_request_latency_ms_total: "Time spent in them, ms (divide by otlp_requests_total for the mean latency).",
+    spool_commits_total: "Commits to the write-ahead spool (rows and positions, fsynced together).",
+    spool_commit_micros_total: "Time spent in them (write and fsync), µs (divide by spool_commits_total for the mean latency).",
+    spool_fsyncs_total: "fsync calls the spool made.",
+    spool_bytes: "Bytes the spool holds now (a gauge).",
+    spool_segments: "Segment files the spool holds now (a gauge).",
+    spool_rows_replayed_total: "Rows replayed from the spool into the output at start (read before a crash, not yet in a written file).",
 }
 
 impl Counters {
@@ -71,6 +77,8 @@ fn unit_of(name: &str) -> &'static str {
         "By"
     } else if name.ends_with("_ms_total") {
         "ms"
+    } else if name.ends_with("_micros_total") {
+        "us"
     } else if name.ends_with("files_watched") {
         "{file}"
     } else {
@@ -125,7 +133,10 @@ pub fn metric_points(
 
 /// Counters that are levels, not running totals.
 fn is_gauge(name: &str) -> bool {
-    name.ends_with("files_watched") || name.ends_with("otlp_records_queued")
+    name.ends_with("files_watched")
+        || name.ends_with("otlp_records_queued")
+        || name.ends_with("spool_bytes")
+        || name.ends_with("spool_segments")
 }
 
 /// The non-zero counters as `name=value` pairs, for the log.
@@ -155,7 +166,9 @@ mod unit_tests {
             let want = match name.as_str() {
                 "firn.bytes_read_total"
                 | "firn.long_lines_dropped_bytes"
-                | "firn.output_bytes_written_total" => "By",
+                | "firn.output_bytes_written_total"
+                | "firn.spool_bytes" => "By",
+                "firn.spool_commit_micros_total" => "us",
                 "firn.files_watched" => "{file}",
                 "firn.otlp_request_latency_ms_total" => "ms",
                 n => {

@@ -55,6 +55,9 @@ pub struct AgentSettings {
     /// Globs of log files to tail: `<mountPath>/**/*.log` for each `local` volume the
     /// agent container mounts, in mount order.
     pub watch: Vec<Sourced<String>>,
+    /// The agent container's mount paths of `local` volumes, in mount order: where the
+    /// agent keeps its spool when the output is a stage.
+    pub local_dirs: Vec<Sourced<String>>,
     /// Where to write Parquet: the agent's mount path of a stage volume (first one).
     pub output_dir: Option<Sourced<String>>,
     /// `resources.requests` of the agent container.
@@ -111,6 +114,7 @@ pub fn agent_settings(
         },
     );
     let mut watch = Vec::new();
+    let mut local_dirs = Vec::new();
     let mut output_dir = None;
     for m in &c.volume_mounts {
         let Some(src) = s
@@ -124,6 +128,10 @@ pub fn agent_settings(
         match src.value {
             VolumeSource::Local => {
                 let base = m.mount_path.value.trim_end_matches('/');
+                local_dirs.push(Sourced::new(
+                    m.mount_path.value.clone(),
+                    m.mount_path.path.clone(),
+                ));
                 watch.push(Sourced::new(
                     format!("{base}/**/*.log"),
                     m.mount_path.path.clone(),
@@ -157,6 +165,7 @@ pub fn agent_settings(
         log_level,
         metric_groups,
         watch,
+        local_dirs,
         output_dir,
         requests: amounts(&c.requests),
         limits: amounts(&c.limits),

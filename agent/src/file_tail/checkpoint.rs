@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use firn_schemas::parquet_sink::META_SOURCE_POSITIONS;
 use firn_schemas::parquet_sink::leftovers::scan_own_files;
+use firn_schemas::spool::META_SPOOL_COMMIT;
 
 use super::identity::Fingerprint;
 use super::lines::LinePos;
@@ -114,6 +115,29 @@ pub struct Recovered {
     pub removed: Vec<PathBuf>,
     /// This agent's files that could not be read or removed, with why (each logged).
     pub left: Vec<(PathBuf, String)>,
+    /// The newest spool commit that file holds (`firn.spool_commit`), if it was spooled.
+    pub spool_commit: Option<u64>,
+}
+
+impl Recovered {
+    /// Takes the positions from a map as the sink stores it (`firn.source_positions`),
+    /// replacing any found so far. `from` names where it came from, for the log.
+    ///
+    /// # Errors
+    /// When `json` is not such a map (the positions are then left as they were).
+    pub fn set_positions(&mut self, json: &str) -> Result<(), serde_json::Error> {
+        let p = serde_json::from_str::<BTreeMap<String, serde_json::Value>>(json)?;
+        self.checkpoints = p
+            .iter()
+            .filter_map(|(k, v)| {
+                serde_json::from_value::<Checkpoint>(v.clone())
+                    .ok()
+                    .map(|c| (k.clone(), c))
+            })
+            .collect();
+        self.positions = p;
+        Ok(())
+    }
 }
 
 /// Finds this agent's newest complete file that carries source positions under `out_dir`
@@ -131,21 +155,12 @@ pub fn recover(out_dir: &Path, agent_id: &str) -> io::Result<Recovered> {
         ..Recovered::default()
     };
     if let Some((path, meta)) = own.newest {
-        if let Some(json) = meta.get(META_SOURCE_POSITIONS) {
-            match serde_json::from_str::<BTreeMap<String, serde_json::Value>>(json) {
-                Ok(p) => {
-                    for (k, v) in &p {
-                        if let Ok(c) = serde_json::from_value::<Checkpoint>(v.clone()) {
-                            rec.checkpoints.insert(k.clone(), c);
-                        }
-                    }
-                    rec.positions = p;
-                }
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "Unreadable source positions; files will be read from the start")
-                }
-            }
+        if let Some(json) = meta.get(META_SOURCE_POSITIONS)
+            && let Err(e) = rec.set_positions(json)
+        {
+            tracing::warn!(path = %path.display(), error = %e, "Unreadable source positions; files will be read from the start");
         }
+        rec.spool_commit = meta.get(META_SPOOL_COMMIT).and_then(|s| s.parse().ok());
         rec.from = Some(path);
     }
     Ok(rec)

@@ -9,10 +9,12 @@
 mod chunk;
 mod forward;
 mod sink_thread;
+mod spool_commit;
 
 pub use chunk::{ChunkBuilder, LogChunk, LogLine, MetricPoint, MetricValue};
 pub use forward::{Forward, ForwardSlot, Undelivered};
 pub use sink_thread::{SinkReport, SinkSettings, spawn_sink};
+pub use spool_commit::{SpoolSetup, SpoolSlot};
 
 /// What a source sends to the sink thread.
 #[derive(Debug)]

@@ -8,10 +8,12 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use firn_schemas::parquet_sink::META_SOURCE_POSITIONS;
+use firn_schemas::spool::{META_SPOOL_COMMIT, Spool};
 use firn_schemas::{
     BatchBuilder, JsonText, ParquetSink, Row, SinkError, SinkStats, Value, WrittenFile,
 };
 
+use super::spool_commit::Spooler;
 use super::{LogChunk, MetricPoint, MetricValue, Msg, Sender};
 
 /// How the sink thread batches.
@@ -44,6 +46,9 @@ pub struct SinkSettings {
     /// A second output (the OTLP export) that must take each batch before it, and the
     /// positions it moves, are written to Parquet.
     pub forward: Option<super::ForwardSlot>,
+    /// The write-ahead spool: each batch is committed to it before the Parquet sink takes
+    /// it, and what it holds to replay is written first. None: no spool.
+    pub spool: Option<super::SpoolSlot>,
 }
 
 impl Default for SinkSettings {
@@ -59,6 +64,7 @@ impl Default for SinkSettings {
             abort: None,
             shutdown: None,
             forward: None,
+            spool: None,
         }
     }
 }
@@ -85,9 +91,17 @@ pub fn spawn_sink(
 ) -> std::io::Result<(Sender, JoinHandle<SinkReport>)> {
     let (tx, rx) = sync_channel(settings.channel_capacity.max(1));
     let positions = std::mem::take(&mut settings.initial_positions);
+    let spool = settings.spool.take().and_then(|s| s.take());
     let handle = std::thread::Builder::new()
         .name("firn-sink".into())
         .spawn(move || {
+            let (spooler, replay) = match spool {
+                Some(s) => {
+                    let (sp, replay) = Spooler::new(s);
+                    (Some(sp), replay)
+                }
+                None => (None, Vec::new()),
+            };
             SinkThread {
                 sink,
                 resource,
@@ -98,8 +112,9 @@ pub fn spawn_sink(
                 oldest: None,
                 on_written,
                 gave_up: false,
+                spooler,
             }
-            .run(rx)
+            .run(rx, replay)
         })?;
     Ok((tx, handle))
 }
@@ -116,15 +131,16 @@ struct SinkThread {
     /// The forward output gave up on a batch at a stop: nothing more is written, so no
     /// position moves past rows it does not have.
     gave_up: bool,
+    spooler: Option<Spooler>,
 }
 
 impl SinkThread {
-    fn run(mut self, rx: Receiver<Msg>) -> SinkReport {
+    fn run(mut self, rx: Receiver<Msg>, replay: Vec<firn_schemas::spool::Commit>) -> SinkReport {
         let tick = Duration::from_millis(200);
         let mut last_tick = Instant::now();
-        let mut error = None;
+        let mut error = self.replay(replay).err();
         let mut stop_seen: Option<Instant> = None;
-        loop {
+        while error.is_none() {
             if self
                 .settings
                 .abort
@@ -136,6 +152,21 @@ impl SinkThread {
                     stats: self.sink.stats(),
                     error: None,
                 };
+            }
+            if self.spooler.as_ref().is_some_and(|s| s.held.is_some()) {
+                // Read nothing until the spool takes the held batch.
+                if let Err(e) = self.retry_held(&mut stop_seen) {
+                    error = Some(e);
+                    break;
+                }
+                if self.gave_up {
+                    break;
+                }
+                continue;
+            }
+            if self.sink.permanent_error().is_some() {
+                // Closing reports it.
+                break;
             }
             if self.sink.is_backpressured() {
                 // Leave messages in the channel: senders block until files get written.
@@ -186,6 +217,9 @@ impl SinkThread {
         }
         if error.is_none() {
             error = self.flush_batch().err();
+        }
+        if let Some(sp) = &mut self.spooler {
+            sp.drop_held();
         }
         let immediate = self
             .settings
@@ -261,9 +295,89 @@ impl SinkThread {
 
     fn collect_written(&mut self) {
         for w in self.sink.take_written() {
+            if let Some(sp) = &mut self.spooler
+                && let Some(seq) = w
+                    .metadata
+                    .get(META_SPOOL_COMMIT)
+                    .and_then(|s| s.parse().ok())
+            {
+                sp.covered(seq);
+            }
             // Told, not kept: a daemon writes files for days.
             (self.on_written)(&w);
         }
+    }
+
+    /// Writes the spool's commits not yet in a written file, oldest first, and ages the open
+    /// file from the oldest of them (an agent that keeps crashing still closes files on
+    /// time).
+    fn replay(&mut self, commits: Vec<firn_schemas::spool::Commit>) -> Result<(), SinkError> {
+        let Some(age) = Spool::oldest_uncovered_age(&commits) else {
+            return Ok(());
+        };
+        let mut rows = 0;
+        for c in &commits {
+            rows += c.batch.num_rows() as u64;
+            self.write_committed(&c.batch, &c.positions, c.seq)?;
+        }
+        self.sink.backdate_open_file(age);
+        if let Some(sp) = &self.spooler {
+            sp.replayed(rows);
+        }
+        tracing::info!(
+            commits = commits.len(),
+            rows,
+            oldest_seconds = age.as_secs(),
+            "Replayed the spool into the output"
+        );
+        Ok(())
+    }
+
+    /// Hands a committed batch to the Parquet sink with the positions it reaches ("" when
+    /// not carried) and its commit number.
+    fn write_committed(
+        &mut self,
+        batch: &arrow_array::RecordBatch,
+        positions: &str,
+        seq: u64,
+    ) -> Result<(), SinkError> {
+        let mut meta = vec![(META_SPOOL_COMMIT, seq.to_string())];
+        if !positions.is_empty() {
+            meta.push((META_SOURCE_POSITIONS, positions.to_string()));
+        }
+        self.sink.write(batch, &meta)?;
+        self.collect_written();
+        Ok(())
+    }
+
+    /// While the spool refuses the held batch: retries it, keeps writing files (which makes
+    /// room), and gives it up at a stop.
+    fn retry_held(&mut self, stop_seen: &mut Option<Instant>) -> Result<(), SinkError> {
+        let stop = self
+            .settings
+            .abort
+            .as_ref()
+            .is_some_and(|a| a.load(Ordering::Relaxed))
+            || self.stuck_past_shutdown(stop_seen);
+        let Some(sp) = self.spooler.as_mut() else {
+            return Ok(());
+        };
+        if stop {
+            sp.drop_held();
+            self.gave_up = true;
+            return Ok(());
+        }
+        if let Some((held, seq)) = sp.retry(Instant::now()) {
+            return self.write_committed(&held.batch, &held.positions, seq);
+        }
+        if sp.just_refused() {
+            // The open file's rows are what fills the spool: write it now, not at its age.
+            self.sink.close_open_file()?;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        self.sink.tick(Instant::now())?;
+        self.collect_written();
+        Ok(())
     }
 
     fn append_logs(&mut self, chunk: LogChunk) {
@@ -342,14 +456,25 @@ impl SinkThread {
             self.positions_dirty = false;
             return Ok(());
         }
+        // Every source's latest position, in every file, so the newest file alone tells
+        // where to resume, even when it holds no log row.
+        let json = if self.settings.carry_positions || self.positions_dirty {
+            serde_json::to_string(&self.positions).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        self.positions_dirty = false;
+        if let Some(sp) = &mut self.spooler {
+            // Durable first: the rows and the positions they reach, together.
+            return match sp.commit(&batch, &json) {
+                Some(seq) => self.write_committed(&batch, &json, seq),
+                None => Ok(()),
+            };
+        }
         let mut meta = Vec::new();
-        if self.settings.carry_positions || self.positions_dirty {
-            // Every source's latest position, in every file, so the newest file alone tells
-            // where to resume, even when it holds no log row.
-            let json = serde_json::to_string(&self.positions).unwrap_or_default();
+        if !json.is_empty() {
             meta.push((META_SOURCE_POSITIONS, json));
         }
-        self.positions_dirty = false;
         self.sink.write(&batch, &meta)?;
         self.collect_written();
         Ok(())

@@ -127,6 +127,10 @@ pub struct SinkConfig {
     pub partition_by_hour: bool,
     /// The program that writes, for the footer (`created_by` and `firn.writer`).
     pub writer_name: String,
+    /// Give up at once on a write error retrying cannot cure (EACCES, EPERM, EROFS, ENOTDIR:
+    /// a file where a folder should be) instead of retrying until the close deadline; disk
+    /// full (ENOSPC) and I/O errors (EIO) are still retried. Default false; `--once` sets it.
+    pub fail_fast: bool,
 }
 
 impl SinkConfig {
@@ -151,6 +155,7 @@ impl SinkConfig {
             instance_id: super::naming::default_instance_id(),
             partition_by_hour: true,
             writer_name: format!("firn {}", env!("CARGO_PKG_VERSION")),
+            fail_fast: false,
         }
     }
 }

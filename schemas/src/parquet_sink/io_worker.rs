@@ -44,6 +44,16 @@ pub(super) enum Report {
     WriteError,
     /// The worker stopped after `Close`; what it could not write.
     Closed(Option<(usize, u64, String)>),
+    /// With `fail_fast`: a write failed in a way retrying cannot cure.
+    Permanent(String),
+}
+
+/// Errors no retry cures: the output folder is not writable or not a folder.
+pub(super) fn is_permanent(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EACCES | libc::EPERM | libc::EROFS | libc::ENOTDIR)
+    )
 }
 
 #[derive(Debug, Default)]
@@ -70,6 +80,8 @@ pub(super) struct Worker {
     reports: Sender<Report>,
     /// Failed attempts whose removal failed too: tried again after each file written.
     stale: Vec<PathBuf>,
+    /// A permanent error seen with `fail_fast`: nothing more is tried.
+    permanent: Option<String>,
 }
 
 impl Worker {
@@ -84,6 +96,7 @@ impl Worker {
                 episode: None,
                 reports,
                 stale: Vec::new(),
+                permanent: None,
             },
             rx,
         )
@@ -148,13 +161,15 @@ impl Worker {
                 let _ = self.reports.send(Report::Closed(None));
                 return;
             };
-            if now >= deadline {
+            if now >= deadline || self.permanent.is_some() {
                 let _ = self.reports.send(Report::Closed(Some((
                     self.sealed.len(),
                     self.sealed.iter().map(|f| f.rows).sum(),
-                    self.episode
-                        .as_ref()
-                        .map_or_else(String::new, |e| e.last_error.clone()),
+                    self.permanent.clone().unwrap_or_else(|| {
+                        self.episode
+                            .as_ref()
+                            .map_or_else(String::new, |e| e.last_error.clone())
+                    }),
                 ))));
                 return;
             }
@@ -168,6 +183,9 @@ impl Worker {
 
     /// Writes closed files in order; stops at the first that fails or is not due.
     fn write_pending(&mut self, now: Instant) {
+        if self.permanent.is_some() {
+            return;
+        }
         while let Some(f) = self.sealed.front() {
             if f.next_try > now {
                 return;
@@ -194,6 +212,14 @@ impl Worker {
                 }
                 Err((path, err)) => {
                     let _ = self.reports.send(Report::WriteError);
+                    if self.cfg.fail_fast && is_permanent(&err) {
+                        let msg = format!("{}: {err}", path.display());
+                        tracing::error!(path = %path.display(), error = %err, "Cannot write output file, and retrying will not help");
+                        self.permanent = Some(msg.clone());
+                        let _ = self.reports.send(Report::Permanent(msg));
+                        self.sealed.push_front(f);
+                        return;
+                    }
                     f.attempts += 1;
                     let backoff = Duration::from_millis(500)
                         .saturating_mul(1 << f.attempts.min(6))

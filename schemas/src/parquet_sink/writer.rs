@@ -41,6 +41,16 @@ pub enum SinkError {
     /// Arrow or Parquet refused the data; a bug, not a condition to retry.
     #[error("cannot encode rows as Parquet: {0}")]
     Encode(#[from] parquet::errors::ParquetError),
+    /// With `fail_fast`: a write failed in a way no retry cures.
+    #[error(
+        "cannot write to the output folder {dir}: {error}; retrying will not help: fix the folder (permissions, a read-only mount, a file where a folder should be) or give another --output"
+    )]
+    Permanent {
+        /// The output folder.
+        dir: PathBuf,
+        /// The failed call.
+        error: String,
+    },
     /// Files could not be written before the deadline; they are lost with the process.
     #[error(
         "{files} file(s) with {rows} row(s) could not be written to {dir} before the deadline: {last_error}"
@@ -156,6 +166,8 @@ pub struct ParquetSink {
     pending: VecDeque<(u64, u64)>,
     /// Set when the worker stopped after a close.
     undelivered: Option<Option<(usize, u64, String)>>,
+    /// A permanent write error (with `fail_fast`).
+    permanent: Option<String>,
 }
 
 /// Where closed files go to be written.
@@ -251,6 +263,7 @@ impl ParquetSink {
             reports,
             pending: VecDeque::new(),
             undelivered: None,
+            permanent: None,
         }
     }
 
@@ -283,6 +296,7 @@ impl ParquetSink {
                 self.written.push(w);
             }
             Report::WriteError => self.stats.write_errors_total += 1,
+            Report::Permanent(e) => self.permanent = Some(e),
             Report::Closed(u) => self.undelivered = Some(u),
         }
     }
@@ -397,6 +411,39 @@ impl ParquetSink {
         Ok(())
     }
 
+    /// Counts the open file's age from `age` ago instead of from when it was opened: a file
+    /// holding rows replayed from a spool is as old as its oldest row, so an agent that
+    /// keeps crashing still closes files on time.
+    pub fn backdate_open_file(&mut self, age: std::time::Duration) {
+        if let Some(f) = &mut self.current
+            && let Some(t) = Instant::now().checked_sub(age)
+        {
+            f.opened_at = f.opened_at.min(t);
+        }
+    }
+
+    /// Closes the open file now, whatever its size or age, and hands it to the writer
+    /// thread without waiting for the write (a full spool needs it written to make room).
+    ///
+    /// # Errors
+    /// Only when Parquet cannot finish the file.
+    pub fn close_open_file(&mut self) -> Result<(), SinkError> {
+        self.seal()?;
+        self.drain_reports();
+        Ok(())
+    }
+
+    /// Rows in the open file (not yet closed).
+    pub fn open_file_rows(&self) -> u64 {
+        self.current.as_ref().map_or(0, |c| c.rows)
+    }
+
+    /// A write error that retrying cannot cure, when [`SinkConfig::fail_fast`] is set.
+    pub fn permanent_error(&mut self) -> Option<String> {
+        self.drain_reports();
+        self.permanent.clone()
+    }
+
     /// Closes the open file now (whatever its size or age) and tries to write it.
     ///
     /// # Errors
@@ -422,6 +469,12 @@ impl ParquetSink {
                     Err(_) => break,
                 }
             }
+        }
+        if let Some(error) = self.permanent.clone() {
+            return Err(SinkError::Permanent {
+                dir: self.cfg.dir.clone(),
+                error,
+            });
         }
         match self.undelivered.clone().flatten() {
             None if self.pending.is_empty() => Ok(()),
