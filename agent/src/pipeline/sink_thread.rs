@@ -308,9 +308,11 @@ impl SinkThread {
         }
     }
 
-    /// Writes the spool's commits not yet in a written file, oldest first, and ages the open
-    /// file from the oldest of them (an agent that keeps crashing still closes files on
-    /// time).
+    /// Writes the spool's commits not yet in a written file, oldest first, as a file of
+    /// their own, closed at once. Kept open and aged from the oldest commit instead, every
+    /// life of an agent that keeps crashing would encode every row since the last written
+    /// file again (each life longer than the one before, until reading starves: the kill -9
+    /// test lost lines that way); written at once, a start costs what the last life read.
     fn replay(&mut self, commits: Vec<firn_schemas::spool::Commit>) -> Result<(), SinkError> {
         let Some(age) = Spool::oldest_uncovered_age(&commits) else {
             return Ok(());
@@ -320,7 +322,7 @@ impl SinkThread {
             rows += c.batch.num_rows() as u64;
             self.write_committed(&c.batch, &c.positions, c.seq)?;
         }
-        self.sink.backdate_open_file(age);
+        self.sink.close_open_file()?;
         if let Some(sp) = &self.spooler {
             sp.replayed(rows);
         }

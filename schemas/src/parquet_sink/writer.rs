@@ -411,17 +411,6 @@ impl ParquetSink {
         Ok(())
     }
 
-    /// Counts the open file's age from `age` ago instead of from when it was opened: a file
-    /// holding rows replayed from a spool is as old as its oldest row, so an agent that
-    /// keeps crashing still closes files on time.
-    pub fn backdate_open_file(&mut self, age: std::time::Duration) {
-        if let Some(f) = &mut self.current
-            && let Some(t) = Instant::now().checked_sub(age)
-        {
-            f.opened_at = f.opened_at.min(t);
-        }
-    }
-
     /// Closes the open file now, whatever its size or age, and hands it to the writer
     /// thread without waiting for the write (a full spool needs it written to make room).
     ///
