@@ -132,7 +132,7 @@ pub fn metric_points(
 }
 
 /// Counters that are levels, not running totals.
-fn is_gauge(name: &str) -> bool {
+pub fn is_gauge(name: &str) -> bool {
     name.ends_with("files_watched")
         || name.ends_with("otlp_records_queued")
         || name.ends_with("spool_bytes")

@@ -567,3 +567,62 @@ fn a_full_spool_disk_pauses_reading_and_loses_nothing() {
     let all: Vec<String> = before.iter().chain(&full).chain(&more).cloned().collect();
     exactly_once(&s.out, &all).unwrap_or_else(|e| panic!("{e}\n{}", log_tail(&log)));
 }
+
+// ---------------------------------------------------------------------------------------
+// `--once` uses no spool: it writes before it exits, and must not spend its time retrying
+// what no retry cures.
+
+/// Runs `firn-agent --once` over one small file into `output`, as user `uid` when given;
+/// its exit code, stderr and how long it took.
+fn once_into(d: &Path, output: &str, uid: Option<u32>) -> (Option<i32>, String, Duration) {
+    use std::os::unix::process::CommandExt;
+    std::fs::create_dir_all(d.join("logs")).unwrap();
+    append(&d.join("logs/a.log"), &lines("once", 10));
+    let mut cmd = std::process::Command::new(common::agent::FIRN);
+    cmd.current_dir(d)
+        .args(["--once", "--input", "logs/*.log", "--output", output])
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    if let Some(id) = uid {
+        cmd.uid(id).gid(id);
+    }
+    let t0 = Instant::now();
+    let out = cmd.output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        t0.elapsed(),
+    )
+}
+
+/// Issue 9: `--once` into an output it can never write (a file where the folder should be,
+/// a folder it may not write) retried for 25 s before failing. It must fail at once, exit 1,
+/// and say what to fix.
+#[test]
+fn once_fails_fast_on_a_permanent_write_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("out"), "a file where the output folder should be").unwrap();
+    let (code, err, took) = once_into(d, "out", None);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(took < Duration::from_secs(5), "took {took:?}\n{err}");
+    assert!(err.contains("retrying will not help"), "{err}");
+    // A folder the agent may not write (root may write anywhere: run as nobody).
+    if rustix::process::geteuid().is_root() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = dir.path().join("ro");
+        std::fs::create_dir_all(d.join("out")).unwrap();
+        for p in [dir.path(), &d] {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        std::fs::set_permissions(d.join("out"), std::fs::Permissions::from_mode(0o555)).unwrap();
+        let (code, err, took) = once_into(&d, "out", Some(65534));
+        assert_eq!(code, Some(1), "{err}");
+        assert!(took < Duration::from_secs(5), "took {took:?}\n{err}");
+        assert!(
+            err.contains("Permission denied") && err.contains("retrying will not help"),
+            "{err}"
+        );
+    }
+}

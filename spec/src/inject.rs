@@ -492,6 +492,9 @@ impl<'n> Doc<'n> {
             OUTPUT_DIR.into(),
             "--log-level".into(),
             level,
+            // The write-ahead spool on the local volume: the stage allows no append.
+            "--spool".into(),
+            format!("{LOG_DIR}/.firn-spool"),
         ];
         if !groups.is_empty() {
             args.push("--metric-groups".into());

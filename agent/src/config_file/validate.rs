@@ -102,6 +102,10 @@ pub fn run(v: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         writeln!(out, "  {name} = {value}  ({source})")?;
     }
     writeln!(out, "Output: {}", cfg.describe_output())?;
+    match &cfg.spool.dir {
+        Some(d) => writeln!(out, "Spool: {} ({})", d.display(), cfg.spool.reason)?,
+        None => writeln!(out, "Spool: none ({})", cfg.spool.reason)?,
+    }
     writeln!(out, "Inputs:")?;
     let mut inputs: Vec<(String, Vec<glob::Pattern>)> = cfg
         .inputs

@@ -60,12 +60,12 @@ fn number(v: MetricValue) -> String {
 pub fn render(counters: &Counters, latest: &[Sample], resource: &[(String, String)]) -> String {
     let mut out = String::new();
     for (n, v) in counters.snapshot() {
-        let n = name(n);
-        let kind = if n.ends_with("files_watched") {
+        let kind = if crate::telemetry::is_gauge(n) {
             "gauge"
         } else {
             "counter"
         };
+        let n = name(n);
         let _ = writeln!(out, "# TYPE {n} {kind}\n{n}{} {v}", labels(resource));
     }
     // Every line of a metric together, as the format asks.
