@@ -1,10 +1,12 @@
 //! Where each file stands, recorded in the footer of the Parquet file that holds its lines
 //! (`firn.source_positions`), and recovered from the newest of this agent's files at start.
 //!
-//! A file's lines and its position become durable together, when the Parquet file is closed
-//! and written: after a kill -9 the agent resumes from the last closed file, so every line
-//! lands exactly once. A stage volume cannot hold a state file rewritten in place
-//! (SPCS.md §7), which is why the positions live in the data files themselves.
+//! A file's lines and its position become durable together: committed to the write-ahead
+//! spool about once a second (`schemas::spool`, whose positions win at start when newer, see
+//! `crate::sink_setup`), and in the footer of the Parquet file that holds them. A stage volume
+//! cannot hold a state file rewritten in place (SPCS.md §7), which is why the positions also
+//! live in the data files themselves: with no spool, or a spool lost, the agent resumes from
+//! its last closed file.
 
 use std::collections::BTreeMap;
 use std::io;
