@@ -20,6 +20,7 @@ pub mod otlp;
 pub mod parquet_sink;
 pub mod spool;
 pub mod units;
+pub mod views;
 
 pub use builder::{
     BatchBuilder, MetricType, RecordType, Row, Severity, Value, ValueType, metric_record,
