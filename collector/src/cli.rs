@@ -35,7 +35,41 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Receive OTLP logs, metrics and traces (and scrape Prometheus targets) into Parquet.
-    Receive(ReceiveArgs),
+    Receive(Box<ReceiveArgs>),
+    /// Run SQL over a folder of firn Parquet files (views events, logs, metrics).
+    Query(QueryArgs),
+}
+
+/// `firn-collector query`.
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Views: events (the 13 event-table columns), logs (ts, severity, message, \
+stream, file, service, container, ...), metrics (ts, name, unit, value, service, container, ...); \
+each also has date and hour, the date=/hour= folder (a filter on them skips whole folders). \
+attr(json, 'key', ...) reads a key of a JSON column: attr(RECORD_ATTRIBUTES, 'log.file.path'). \
+Names are case-sensitive. See collector/src/query/README.md."
+)]
+pub struct QueryArgs {
+    /// Folder of firn Parquet files (as written: date=YYYY-MM-DD/hour=HH/*.parquet below it).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// How to print the result.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: crate::query::Format,
+    /// Print the executed plan with its metrics and what was read, instead of the rows.
+    #[arg(long)]
+    pub explain: bool,
+    /// After the result, print to stderr what was read: files, row groups, bytes.
+    #[arg(long)]
+    pub stats: bool,
+    /// Most rows a table shows (csv and json print every row).
+    #[arg(long, default_value_t = 1000)]
+    pub max_rows: usize,
+    /// Memory a query may hold for sorts, joins and aggregates; past it the query fails.
+    #[arg(long, default_value = "512MiB", value_parser = size)]
+    pub memory_limit: u64,
+    /// The SQL: one query (SELECT, WITH, EXPLAIN); `-` reads it from stdin.
+    pub sql: String,
 }
 
 /// `firn-collector receive`.

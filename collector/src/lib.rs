@@ -2,10 +2,12 @@
 //! Prometheus endpoints, and writes the same event-table Parquet as firn-agent.
 //!
 //! Folders by job: `receive/` (OTLP servers, limits, the durable writer), `scrape/`
-//! (Prometheus). The OTLP <-> row mapping itself lives in `firn_schemas::otlp`, shared with
+//! (Prometheus), `query/` (SQL over the
+//! Parquet files with DataFusion). The OTLP <-> row mapping itself lives in `firn_schemas::otlp`, shared with
 //! the agent.
 
 pub mod cli;
+pub mod query;
 pub mod receive;
 pub mod scrape;
 pub mod telemetry;

@@ -1,6 +1,6 @@
 //! `firn-collector`: see the library's docs.
 
-use firn_collector::{cli, receive};
+use firn_collector::{cli, query, receive};
 
 use std::process::ExitCode;
 
@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         .init();
     let result = match &cli.command {
         cli::Command::Receive(args) => receive::run(args),
+        cli::Command::Query(args) => query::run(args, cli.verbose > 0).map_err(anyhow::Error::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
