@@ -115,12 +115,17 @@ fn open_spool(
     };
     let mut scfg = SpoolConfig::new(dir);
     scfg.max_bytes = cfg.spool_max_bytes;
-    let (spool, rec) = Spool::open(scfg, recovered.spool_commit).with_context(|| {
-        format!(
-            "cannot open the spool {} (give another with --spool DIR, or --spool none)",
-            dir.display()
-        )
-    })?;
+    // Each written file's footer holds the positions to record.
+    scfg.remember_positions = false;
+    let (spool, rec) = match Spool::open(scfg, recovered.spool_commit) {
+        Ok(r) => r,
+        Err(e) => {
+            // A sidecar that cannot start is worse than one that is durable only when its
+            // files are written.
+            tracing::error!(dir = %dir.display(), error = %e, "Cannot open the spool; running without it (a kill -9 re-reads up to --max-file-age of lines): give another with --spool DIR, or --spool none");
+            return Ok(None);
+        }
+    };
     if let Some(t) = &rec.torn {
         tracing::warn!(
             path = %t.path.display(),

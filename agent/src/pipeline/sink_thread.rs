@@ -301,7 +301,10 @@ impl SinkThread {
                     .get(META_SPOOL_COMMIT)
                     .and_then(|s| s.parse().ok())
             {
-                sp.covered(seq);
+                sp.covered(
+                    seq,
+                    w.metadata.get(META_SOURCE_POSITIONS).map(String::as_str),
+                );
             }
             // Told, not kept: a daemon writes files for days.
             (self.on_written)(&w);

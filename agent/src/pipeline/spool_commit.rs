@@ -157,9 +157,10 @@ impl Spooler {
         self.publish();
     }
 
-    /// Records that every commit up to `seq` is in a written file.
-    pub(super) fn covered(&mut self, seq: u64) {
-        if let Err(e) = self.spool.covered(seq) {
+    /// Records that every commit up to `seq` is in a written file, whose footer holds
+    /// `positions`.
+    pub(super) fn covered(&mut self, seq: u64, positions: Option<&str>) {
+        if let Err(e) = self.spool.covered_at(seq, positions) {
             tracing::warn!(error = %e, seq, "Cannot record a written file in the spool; its segments are kept and deleted at the next cover");
         }
         self.publish();

@@ -54,6 +54,11 @@ pub struct SpoolConfig {
     pub segment_bytes: u64,
     /// The rows' schema. Default [`batch_schema`](crate::batch_schema).
     pub schema: arrow_schema::SchemaRef,
+    /// Keep each uncovered commit's positions in memory, for [`Spool::covered`] to record.
+    /// Default true. A writer whose output files hold the positions too passes them to
+    /// [`Spool::covered_at`] instead and sets this false: with thousands of sources the map
+    /// is megabytes, once per commit.
+    pub remember_positions: bool,
 }
 
 impl SpoolConfig {
@@ -64,6 +69,7 @@ impl SpoolConfig {
             max_bytes: 1 << 30,
             segment_bytes: 16 << 20,
             schema: crate::batch_schema(),
+            remember_positions: true,
         }
     }
 }
@@ -369,7 +375,9 @@ impl Spool {
         cur.info.bytes += bytes.len() as u64;
         cur.info.last = seq;
         self.next_seq += 1;
-        self.positions.push_back((seq, positions.to_string()));
+        if self.cfg.remember_positions {
+            self.positions.push_back((seq, positions.to_string()));
+        }
         let us = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX);
         self.stats.commits_total += 1;
         self.stats.commit_micros_total += us;
@@ -415,13 +423,23 @@ impl Spool {
     /// # Errors
     /// When the state file cannot be written (the segments are then kept).
     pub fn covered(&mut self, seq: u64) -> Result<(), SpoolError> {
+        self.covered_at(seq, None)
+    }
+
+    /// As [`covered`](Self::covered), recording `positions` (those of commit `seq`, as the
+    /// output file holding it stores them) when given, else the remembered ones.
+    ///
+    /// # Errors
+    /// When the state file cannot be written (the segments are then kept).
+    pub fn covered_at(&mut self, seq: u64, positions: Option<&str>) -> Result<(), SpoolError> {
         if seq <= self.covered {
             return Ok(());
         }
-        let mut positions = None;
+        let mut remembered = None;
         while self.positions.front().is_some_and(|(s, _)| *s <= seq) {
-            positions = self.positions.pop_front().map(|(_, p)| p);
+            remembered = self.positions.pop_front().map(|(_, p)| p);
         }
+        let positions = positions.map(str::to_string).or(remembered);
         let state = State {
             covered: seq,
             positions,

@@ -165,3 +165,37 @@ proptest! {
         prop_assert_eq!(rec.positions.as_deref(), Some("{\"p\":99}"));
     }
 }
+
+#[test]
+fn positions_given_at_cover_are_kept_for_a_purged_output_when_not_remembered() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = SpoolConfig {
+        remember_positions: false,
+        segment_bytes: 1,
+        ..SpoolConfig::new(dir.path())
+    };
+    let (mut s, _) = Spool::open(cfg.clone(), None).unwrap();
+    for c in 0..3 {
+        s.commit(&batch(&lines(c, 2)), &format!("{{\"p\":{c}}}"))
+            .unwrap();
+    }
+    // The output file holding commits 1-2 says where its sources stood.
+    s.covered_at(2, Some("{\"p\":1}")).unwrap();
+    drop(s);
+    let (_, rec) = Spool::open(cfg, None).unwrap();
+    assert_eq!(rec.commits.iter().map(|c| c.seq).collect::<Vec<_>>(), [3]);
+    assert_eq!(rec.positions.as_deref(), Some("{\"p\":2}"));
+    assert_eq!(rec.covered, 2);
+    // Commit 3 gone too (covered by a file deleted since): the cover's positions remain.
+    std::fs::remove_file(dir.path().join(segment::segment_name(3))).unwrap();
+    let (_, rec) = Spool::open(
+        SpoolConfig {
+            remember_positions: false,
+            ..SpoolConfig::new(dir.path())
+        },
+        None,
+    )
+    .unwrap();
+    assert!(rec.commits.is_empty());
+    assert_eq!(rec.positions.as_deref(), Some("{\"p\":1}"));
+}
