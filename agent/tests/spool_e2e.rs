@@ -626,3 +626,127 @@ fn once_fails_fast_on_a_permanent_write_error() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Where the spool lives (README, Inputs), default settings.
+
+/// Rows DuckDB reads with the glob a user would write over the output folder.
+fn duckdb_count(glob: &Path) -> Result<u64, String> {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import duckdb, sys; print(duckdb.sql(f\"SELECT count(*) FROM read_parquet('{sys.argv[1]}')\").fetchall()[0][0])",
+        ])
+        .arg(glob)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .map_err(|e| format!("{e}"))
+}
+
+/// Local output: the spool is a hidden folder per agent id under the output, and DuckDB's
+/// `out/**/*.parquet` (which enters hidden folders) reads the rows and nothing of the spool,
+/// even while the spool holds uncovered commits.
+#[test]
+fn the_default_local_spool_is_hidden_from_a_parquet_glob() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Setup::local(dir.path());
+    let first = lines("glob", 100);
+    append(&s.logs.join("a.log"), &first);
+    let agent = s.start("run1.log");
+    agent.wait_for_log("Following input files", 1, Duration::from_secs(30));
+    sleep(Duration::from_secs(2));
+    // Killed: the spool holds the rows, no file is written yet.
+    agent.kill9();
+    let spool = spool_dir(&s.out);
+    assert!(
+        std::fs::read_dir(&spool).unwrap().next().is_some(),
+        "{} is empty",
+        spool.display()
+    );
+    let agent = s.start("run2.log");
+    agent.wait_for_log("Following input files", 1, Duration::from_secs(30));
+    let log = agent.log.clone();
+    let (status, _) = agent.terminate(Duration::from_secs(30));
+    assert!(status.success(), "{}", log_tail(&log));
+    exactly_once(&s.out, &first).unwrap();
+    let rows = duckdb_count(&s.out.join("**/*.parquet"));
+    // The output also holds the agent's own METRIC rows.
+    assert!(rows.as_ref().is_ok_and(|n| *n > 100), "{rows:?}");
+    let mut stack = vec![s.out.join(".firn-spool")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            assert!(
+                p.extension().is_none_or(|x| x != "parquet"),
+                "{}",
+                p.display()
+            );
+            if p.is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+}
+
+/// Stage output: never a spool on the stage. Without `--spec` (and no `--spool`) one warning
+/// at start says what a crash can cost and how to fix it; with `--spec`, the spool is on the
+/// agent container's `local` volume and never read as input, even by a glob matching every
+/// file there.
+#[test]
+fn a_stage_output_spools_on_the_local_volume_or_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("plain");
+    std::fs::create_dir_all(d.join("logs")).unwrap();
+    let Some(_mounted) = stage_mount(&d.join("stage")) else {
+        return;
+    };
+    append(&d.join("logs/a.log"), &lines("plain", 10));
+    let agent = Agent::start(
+        &d,
+        "agent.log",
+        &["--input", "logs/*.log", "--output", "stage"],
+    );
+    agent.wait_for_log("Following input files", 1, Duration::from_secs(30));
+    let log = agent.log.clone();
+    let (status, _) = agent.terminate(Duration::from_secs(30));
+    assert!(status.success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.matches("No spool:").count(), 1, "{text}");
+    assert!(text.contains("--spool DIR"), "{text}");
+    assert!(!d.join("stage/.firn-spool").exists() && !d.join("stage.backing/.firn-spool").exists());
+
+    let d = dir.path().join("spec");
+    std::fs::create_dir_all(&d).unwrap();
+    let Some(mut s) = Setup::stage(&d) else {
+        return;
+    };
+    // Every file on the local volume, the spool's folder included.
+    s.args
+        .extend(["--input".to_string(), format!("{}/**", s.logs.display())]);
+    let first = lines("spec", 300);
+    append(&s.logs.join("a.log"), &first);
+    let agent = s.start("agent.log");
+    agent.wait_for_log("Following input files", 1, Duration::from_secs(30));
+    sleep(Duration::from_secs(3));
+    agent.kill9();
+    assert!(
+        s.logs.join(".firn-spool").is_dir(),
+        "no spool on the local volume"
+    );
+    let agent = s.start("agent.log");
+    agent.wait_for_log("Following input files", 1, Duration::from_secs(30));
+    sleep(Duration::from_secs(2));
+    let log = agent.log.clone();
+    let (status, _) = agent.terminate(Duration::from_secs(30));
+    assert!(status.success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("No spool:"), "{text}");
+    s.check_stage_rules();
+    exactly_once(&s.out, &first).unwrap_or_else(|e| panic!("{e}\n{}", log_tail(&log)));
+}
