@@ -333,7 +333,6 @@ impl Spool {
         }
         let t0 = Instant::now();
         let seq = self.next_seq;
-        let bytes = segment::encode(batch, seq, now_ns(), positions)?;
         if self
             .current
             .as_ref()
@@ -351,28 +350,45 @@ impl Spool {
                 std::io::Error::other("no segment"),
             ));
         };
-        let mut file = std::fs::OpenOptions::new()
+        let file = std::fs::OpenOptions::new()
             .append(true)
             .open(&cur.info.path)
             .map_err(|e| SpoolError::io("open", &cur.info.path, e))?;
-        let r = file
-            .write_all(&bytes)
-            .map_err(|e| SpoolError::io("append to", &cur.info.path, e))
+        let path = &cur.info.path;
+        let mut out = std::io::BufWriter::with_capacity(256 << 10, &file);
+        let r = segment::write_commit(&mut out, batch, seq, now_ns(), positions)
+            .map_err(|e| match e {
+                arrow_schema::ArrowError::IoError(_, io) => SpoolError::io("append to", path, io),
+                e => SpoolError::Encode(e),
+            })
+            .and_then(|()| {
+                out.flush()
+                    .map_err(|e| SpoolError::io("append to", path, e))
+            })
             .and_then(|()| {
                 file.sync_data()
-                    .map_err(|e| SpoolError::io("fsync", &cur.info.path, e))
+                    .map_err(|e| SpoolError::io("fsync", path, e))
+            })
+            .and_then(|()| {
+                file.metadata()
+                    .map(|m| m.len())
+                    .map_err(|e| SpoolError::io("stat", path, e))
             });
+        drop(out);
         self.stats.fsyncs_total += 1;
-        if let Err(e) = r {
-            // Undo the partial append, so the next commit follows a complete one. If even
-            // that fails, leave the segment: its torn tail is cut at the next start, and the
-            // next commit starts a new segment.
-            if file.set_len(cur.info.bytes).is_err() {
-                self.close_current();
+        let len = match r {
+            Ok(len) => len,
+            Err(e) => {
+                // Undo the partial append, so the next commit follows a complete one. If even
+                // that fails, leave the segment: its torn tail is cut at the next start, and
+                // the next commit starts a new segment.
+                if file.set_len(cur.info.bytes).is_err() {
+                    self.close_current();
+                }
+                return Err(e);
             }
-            return Err(e);
-        }
-        cur.info.bytes += bytes.len() as u64;
+        };
+        cur.info.bytes = len;
         cur.info.last = seq;
         self.next_seq += 1;
         if self.cfg.remember_positions {

@@ -62,25 +62,25 @@ pub(crate) fn list_segments(dir: &Path) -> io::Result<Vec<(PathBuf, u64)>> {
     Ok(v)
 }
 
-/// One commit as bytes: a complete IPC stream.
-pub(crate) fn encode(
+/// Writes one commit to `out`: a complete IPC stream, streamed (no copy of the batch in
+/// memory on the way).
+pub(crate) fn write_commit<W: io::Write>(
+    out: &mut W,
     batch: &RecordBatch,
     seq: u64,
     at_ns: i64,
     positions: &str,
-) -> Result<Vec<u8>, ArrowError> {
+) -> Result<(), ArrowError> {
     let mut meta = batch.schema().metadata().clone();
     meta.insert(META_SEQ, seq.to_string());
     meta.insert(META_AT, at_ns.to_string());
     meta.insert(META_POSITIONS, positions);
     let schema = Arc::new(batch.schema().as_ref().clone().with_metadata(meta));
     let batch = batch.clone().with_schema(schema.clone())?;
-    let mut buf = Vec::with_capacity(batch.get_array_memory_size() + 4096);
-    let mut w = StreamWriter::try_new(&mut buf, &schema)?;
+    let mut w = StreamWriter::try_new(out, &schema)?;
     w.write(&batch)?;
     w.finish()?;
-    drop(w);
-    Ok(buf)
+    Ok(())
 }
 
 /// Counts what was read and keeps the last 8 bytes, to find where a stream ends.
@@ -150,7 +150,7 @@ pub(crate) fn read_segment(path: &Path, schema: &SchemaRef) -> io::Result<Segmen
     let file = std::fs::File::open(path)?;
     let file_bytes = file.metadata()?.len();
     let mut r = Counting {
-        inner: io::BufReader::new(file),
+        inner: io::BufReader::with_capacity(256 << 10, file),
         read: 0,
         tail: [0; 8],
     };
