@@ -38,6 +38,32 @@ pub enum Command {
     Receive(Box<ReceiveArgs>),
     /// Run SQL over a folder of firn Parquet files (views events, logs, metrics).
     Query(QueryArgs),
+    /// Serve a web dashboard over a folder of firn Parquet files.
+    Serve(ServeArgs),
+}
+
+/// `firn-collector serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Folder of firn Parquet files (as written: date=YYYY-MM-DD/hour=HH/*.parquet below it).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Address of the dashboard. Beyond loopback a token is required (as for receive).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// File holding the token (`Authorization: Bearer <token>`, or open the page as
+    /// /?token=<token>). FIRN_TOKEN is used when this is not given.
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+    /// Serve without a token on any address. Only where no one else can connect.
+    #[arg(long)]
+    pub insecure_no_auth: bool,
+    /// How often the page asks again (new files count at once).
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    pub refresh: Duration,
+    /// Memory the dashboard's queries may hold for sorts, joins and aggregates.
+    #[arg(long, default_value = "512MiB", value_parser = size)]
+    pub memory_limit: u64,
 }
 
 /// `firn-collector query`.

@@ -1,6 +1,6 @@
 //! `firn-collector`: see the library's docs.
 
-use firn_collector::{cli, query, receive};
+use firn_collector::{cli, query, receive, serve};
 
 use std::process::ExitCode;
 
@@ -26,6 +26,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         cli::Command::Receive(args) => receive::run(args),
         cli::Command::Query(args) => query::run(args, cli.verbose > 0).map_err(anyhow::Error::from),
+        cli::Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
