@@ -256,8 +256,8 @@ pub struct OutputArgs {
     #[arg(long, value_name = "CODEC", default_value = "zstd:1")]
     pub compression: String,
 
-    /// Close a file once it holds this much compressed data. Files are built in memory,
-    /// so this also bounds memory.
+    /// Largest output file, footer included: a file closes before a batch that would take
+    /// it past this. Files are built in memory, so this also bounds memory.
     #[arg(long, value_name = "SIZE", default_value = "8MiB", value_parser = parse_size_arg)]
     pub max_file_size: u64,
 

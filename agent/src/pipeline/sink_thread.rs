@@ -89,6 +89,11 @@ pub fn spawn_sink(
     mut settings: SinkSettings,
     on_written: Box<dyn FnMut(&WrittenFile) + Send>,
 ) -> std::io::Result<(Sender, JoinHandle<SinkReport>)> {
+    // A batch is an eighth of a file at most: a file closes before a batch that would take
+    // it past its size limit, never in the middle of one (which would split the positions
+    // it carries), so it ends within about a batch of the limit.
+    let eighth = usize::try_from(sink.config().max_file_bytes / 8).unwrap_or(usize::MAX);
+    settings.batch_bytes = settings.batch_bytes.min(eighth.max(1));
     let (tx, rx) = sync_channel(settings.channel_capacity.max(1));
     let positions = std::mem::take(&mut settings.initial_positions);
     let spool = settings.spool.take().and_then(|s| s.take());

@@ -482,3 +482,89 @@ fn without_a_file_thread_files_are_written_through_the_given_storage() {
     );
     assert_eq!(read_values(dir.path()).len(), 10_100);
 }
+
+/// Log lines, `noise` hex digits of them random (incompressible) per line.
+fn varied_batch(seed: &mut u64, from: usize, n: usize, noise: usize) -> RecordBatch {
+    let mut b = BatchBuilder::new();
+    for i in from..from + n {
+        let mut hex = String::new();
+        while hex.len() < noise {
+            *seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            hex.push_str(&format!("{:016x}", *seed >> 1));
+        }
+        hex.truncate(noise);
+        let line = format!(
+            "2024-05-01T12:00:{:02}Z INFO n={i:08} path=/api/v1/items status=200 {hex}",
+            i % 60
+        );
+        b.append(&Row::log(
+            1_700_000_000_000_000_000 + i as i64,
+            Severity::Info,
+            &line,
+        ));
+    }
+    b.finish().unwrap()
+}
+
+/// Issue 8 / 16: `--max-file-size 256KiB` gave 370 KB files, a whole batch over. Every file
+/// now stays at or under the limit (footer included), whatever the batch sizes and however
+/// well the rows compress; batches bigger than a whole file are split. No file is far under
+/// it either (files close within an eighth of the limit plus one batch), and every row is
+/// read back exactly once.
+#[test]
+fn files_stay_under_max_file_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = SinkConfig::new(dir.path(), OutputMode::Local);
+    cfg.max_file_bytes = 256 << 10;
+    let limit = cfg.max_file_bytes;
+    let mut sink = ParquetSink::new(cfg);
+    let mut seed = 7;
+    let mut n = 0;
+    // (rows per batch, random hex digits per line): small and large batches, compressible
+    // and not, and batches far bigger than a file (8,192 rows of 300 random digits: 2.5 MB).
+    let plan = [
+        (100, 0),
+        (1000, 0),
+        (8192, 0),
+        (200, 300),
+        (8192, 300),
+        (50, 40),
+        (3000, 40),
+    ];
+    for (rows, noise) in plan {
+        for _ in 0..6 {
+            let batch = varied_batch(&mut seed, n, rows, noise);
+            sink.write(&batch, &[("firn.test", format!("through {}", n + rows))])
+                .unwrap();
+            n += rows;
+        }
+    }
+    sink.close(Instant::now() + Duration::from_secs(30))
+        .unwrap();
+    let files = all_files(dir.path());
+    let sizes: Vec<u64> = files
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .collect();
+    eprintln!("{} files: {sizes:?}", sizes.len());
+    for (p, s) in files.iter().zip(&sizes) {
+        assert!(
+            *s <= limit,
+            "{p:?} has {s} bytes, over the limit of {limit}"
+        );
+    }
+    assert!(files.len() > 20, "{} files", files.len());
+    // All but the last file were closed by size: none is below half the limit.
+    let small = sizes[..sizes.len() - 1]
+        .iter()
+        .filter(|s| **s < limit / 2)
+        .count();
+    assert_eq!(small, 0, "files far under the limit: {sizes:?}");
+    let mut values = read_values(dir.path());
+    assert_eq!(values.len(), n);
+    values.sort();
+    values.dedup();
+    assert_eq!(values.len(), n, "a row was written twice");
+}
