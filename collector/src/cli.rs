@@ -94,7 +94,9 @@ pub struct QueryArgs {
     /// Memory a query may hold for sorts, joins and aggregates; past it the query fails.
     #[arg(long, default_value = "512MiB", value_parser = size)]
     pub memory_limit: u64,
-    /// The SQL: one query (SELECT, WITH, EXPLAIN); `-` reads it from stdin.
+    /// The SQL: one query (SELECT, WITH, EXPLAIN); `-` reads it from stdin. It may start with
+    /// a `--` comment.
+    #[arg(allow_hyphen_values = true)]
     pub sql: String,
 }
 
