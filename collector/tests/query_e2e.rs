@@ -410,6 +410,46 @@ fn sql_errors_say_where_and_exit_2() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing"));
 }
 
+/// README (query): a table shows at most --max-rows rows (1000) and says how many it left out;
+/// csv prints them all.
+#[test]
+fn a_table_is_cut_at_max_rows() {
+    let dir = fleet();
+    let d = dir.path();
+    let sql = "SELECT message FROM logs ORDER BY ts";
+    let out = firn_query(d, &["--max-rows", "5", sql]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("| ").count(), 6, "{text}"); // header and 5 rows
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("30 more rows not shown"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = firn_query(d, &["--max-rows", "5", "--format", "csv", sql]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 36);
+    // The default shows all 35.
+    let out = firn_query(d, &[sql]);
+    assert!(String::from_utf8_lossy(&out.stderr).is_empty());
+}
+
+/// README (query): past --memory-limit a query stops with "Resources exhausted" (exit 2)
+/// instead of growing. 1 KiB (not the default 512 MiB) so the fixture is enough to pass it.
+#[test]
+fn memory_limit_stops_a_query() {
+    let dir = fleet();
+    let out = firn_query(
+        dir.path(),
+        &[
+            "--memory-limit",
+            "1KiB",
+            "SELECT message, count(*) AS n FROM logs GROUP BY message ORDER BY n DESC",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Resources exhausted"));
+}
+
 /// README (query): --data may name one date= or hour= folder, or a flat folder of files.
 #[test]
 fn data_may_be_one_folder_of_the_layout() {

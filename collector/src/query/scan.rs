@@ -89,7 +89,7 @@ pub struct ScanReport {
     pub row_groups_read: u64,
     /// Row groups skipped by their statistics.
     pub row_groups_pruned: u64,
-    /// Bytes read from the files (footers, page indexes and column chunks).
+    /// Bytes the scan read (column chunks, page indexes); not the footers read at planning.
     pub bytes_read: u64,
     /// Rows in the result.
     pub rows_out: u64,
