@@ -128,18 +128,37 @@ fn eval_array(a: &ArrayRef, keys: &[&str]) -> Result<ArrayRef> {
         return Ok(cast(&remapped, &DataType::Utf8)?);
     }
     let mut out = StringBuilder::with_capacity(a.len(), a.len() * 8);
-    let mut push = |v: Option<&str>| match v.and_then(|t| lookup(t, keys)) {
-        Some(s) => out.append_value(s),
-        None => out.append_null(),
-    };
     match a.data_type() {
-        DataType::Utf8 => a.as_string::<i32>().iter().for_each(&mut push),
-        DataType::LargeUtf8 => a.as_string::<i64>().iter().for_each(&mut push),
-        DataType::Utf8View => a.as_string_view().iter().for_each(&mut push),
-        DataType::Null => (0..a.len()).for_each(|_| push(None)),
+        DataType::Utf8 => eval_iter(a.as_string::<i32>().iter(), keys, &mut out),
+        DataType::LargeUtf8 => eval_iter(a.as_string::<i64>().iter(), keys, &mut out),
+        DataType::Utf8View => eval_iter(a.as_string_view().iter(), keys, &mut out),
+        DataType::Null => (0..a.len()).for_each(|_| out.append_null()),
         other => return exec_err!("attr(json, 'key', ...): cannot read JSON from {other}"),
     }
     Ok(Arc::new(out.finish()))
+}
+
+/// Appends the lookup of every value. Rows of one file mostly repeat RECORD and
+/// RESOURCE_ATTRIBUTES, so a value equal to the previous row's is not parsed again.
+fn eval_iter<'a>(
+    values: impl Iterator<Item = Option<&'a str>>,
+    keys: &[&str],
+    out: &mut StringBuilder,
+) {
+    let mut prev: Option<(&'a str, Option<String>)> = None;
+    for v in values {
+        let Some(text) = v else {
+            out.append_null();
+            continue;
+        };
+        if !matches!(&prev, Some((p, _)) if *p == text) {
+            prev = Some((text, lookup(text, keys)));
+        }
+        match prev.as_ref().and_then(|(_, r)| r.as_deref()) {
+            Some(s) => out.append_value(s),
+            None => out.append_null(),
+        }
+    }
 }
 
 /// The text at `keys` in the JSON `text`, or None.
@@ -161,7 +180,43 @@ pub(crate) fn lookup(text: &str, keys: &[&str]) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::lookup;
+    use super::{eval_array, lookup};
+    use datafusion::arrow::array::{
+        Array, ArrayRef, AsArray, DictionaryArray, StringArray, StringViewArray,
+    };
+    use datafusion::arrow::datatypes::Int32Type;
+    use std::sync::Arc;
+
+    fn texts(a: &ArrayRef) -> Vec<Option<String>> {
+        a.as_string::<i32>()
+            .iter()
+            .map(|v| v.map(str::to_string))
+            .collect()
+    }
+
+    #[test]
+    fn repeated_values_nulls_views_and_dictionaries() {
+        let rows = [
+            Some(r#"{"a":1}"#),
+            Some(r#"{"a":1}"#),
+            None,
+            Some(r#"{"a":2}"#),
+            Some(r#"{"b":2}"#),
+            Some(r#"{"a":2}"#),
+        ];
+        let want = [Some("1"), Some("1"), None, Some("2"), None, Some("2")]
+            .map(|v| v.map(str::to_string))
+            .to_vec();
+        let plain: ArrayRef = Arc::new(StringArray::from(rows.to_vec()));
+        assert_eq!(texts(&eval_array(&plain, &["a"]).unwrap()), want);
+        let view: ArrayRef = Arc::new(StringViewArray::from(rows.to_vec()));
+        assert_eq!(texts(&eval_array(&view, &["a"]).unwrap()), want);
+        let dict: DictionaryArray<Int32Type> = rows.iter().copied().collect();
+        let dict: ArrayRef = Arc::new(dict);
+        let out = eval_array(&dict, &["a"]).unwrap();
+        assert_eq!(out.len(), 6);
+        assert_eq!(texts(&out), want);
+    }
 
     #[test]
     fn keys_are_whole_names_and_go_deeper_one_by_one() {
