@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use arrow_array::RecordBatch;
 use firn_schemas::otlp::proto::collector::logs::v1::ExportLogsServiceResponse;
 use firn_schemas::otlp::proto::collector::metrics::v1::ExportMetricsServiceResponse;
-use firn_schemas::otlp::{OwnedRow, owned_rows, rows_to_otlp};
+use firn_schemas::otlp::{OtlpRequests, batch_to_otlp};
 use prost::Message;
 use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 
@@ -93,23 +93,21 @@ impl OtlpExporter {
     /// One chunk of rows: a logs request and a metrics request, each sent if not empty.
     fn send_rows(
         &mut self,
-        rows: &[OwnedRow],
+        rows: &RecordBatch,
         give_up: &dyn Fn() -> bool,
     ) -> Result<(), Undelivered> {
-        let requests = match rows_to_otlp(rows.iter().map(OwnedRow::view)) {
+        let requests = match batch_to_otlp(rows) {
             Ok(r) => r,
             Err(e) => {
-                Counters::add(&self.counters.otlp_records_refused_total, rows.len() as u64);
-                tracing::error!(records = rows.len(), error = %e, "Rows have no OTLP form; not sent");
+                Counters::add(
+                    &self.counters.otlp_records_refused_total,
+                    rows.num_rows() as u64,
+                );
+                tracing::error!(records = rows.num_rows(), error = %e, "Rows have no OTLP form; not sent");
                 return Ok(());
             }
         };
-        let count = |types: &[&str]| {
-            rows.iter()
-                .filter(|r| types.contains(&r.record_type.as_str()))
-                .count() as u64
-        };
-        let (logs, metrics) = (count(&["LOG", "EVENT"]), count(&["METRIC"]));
+        let (logs, metrics) = records(&requests);
         if logs > 0 {
             self.send(Signal::Logs, requests.logs.encode_to_vec(), logs, give_up)?;
         }
@@ -247,33 +245,54 @@ impl Forward for OtlpExporter {
         batch: &RecordBatch,
         give_up: &dyn Fn() -> bool,
     ) -> Result<(), Undelivered> {
-        let Some(rows) = owned_rows(batch) else {
-            Counters::add(
-                &self.counters.otlp_records_refused_total,
-                batch.num_rows() as u64,
-            );
-            tracing::error!(
-                rows = batch.num_rows(),
-                "A batch is not in the event-table layout; not sent over OTLP"
-            );
-            return Ok(());
-        };
-        let mut left = rows.len() as u64;
+        let mut left = batch.num_rows() as u64;
         self.counters
             .otlp_records_queued
             .store(left, std::sync::atomic::Ordering::Relaxed);
-        for chunk in rows.chunks(self.cfg.batch) {
-            if let Err(mut e) = self.send_rows(chunk, give_up) {
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            // A slice shares the batch's buffers: nothing is copied.
+            let n = self.cfg.batch.min(batch.num_rows() - offset);
+            if let Err(mut e) = self.send_rows(&batch.slice(offset, n), give_up) {
                 e.records = usize::try_from(left).unwrap_or(usize::MAX);
                 return Err(e);
             }
-            left -= chunk.len() as u64;
+            offset += n;
+            left -= n as u64;
             self.counters
                 .otlp_records_queued
                 .store(left, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(())
     }
+}
+
+/// Log records and metric data points in `r`.
+fn records(r: &OtlpRequests) -> (u64, u64) {
+    use firn_schemas::otlp::proto::metrics::v1::metric::Data;
+    let logs = r
+        .logs
+        .resource_logs
+        .iter()
+        .flat_map(|rl| &rl.scope_logs)
+        .map(|sl| sl.log_records.len())
+        .sum::<usize>();
+    let points = r
+        .metrics
+        .resource_metrics
+        .iter()
+        .flat_map(|rm| &rm.scope_metrics)
+        .flat_map(|sm| &sm.metrics)
+        .map(|m| match &m.data {
+            Some(Data::Gauge(g)) => g.data_points.len(),
+            Some(Data::Sum(s)) => s.data_points.len(),
+            Some(Data::Histogram(h)) => h.data_points.len(),
+            Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
+            Some(Data::Summary(s)) => s.data_points.len(),
+            None => 0,
+        })
+        .sum::<usize>();
+    (logs as u64, points as u64)
 }
 
 /// Sleeps `d` in short steps; `true` if `give_up()` turned true meanwhile.

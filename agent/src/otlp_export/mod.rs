@@ -4,7 +4,7 @@
 //! The sink thread hands each finished batch to [`OtlpExporter`] (a
 //! [`crate::pipeline::Forward`]) before it writes the batch, and the source positions the batch
 //! moves, to Parquet. The exporter maps rows with the one shared mapping
-//! ([`firn_schemas::otlp::rows_to_otlp`]), sends requests of up to `--otlp-batch` records and
+//! ([`firn_schemas::otlp::batch_to_otlp`]), sends requests of up to `--otlp-batch` records and
 //! retries until the collector takes them. While it retries the sink thread waits, the
 //! bounded channel fills and reading pauses: a collector that is down loses nothing, and a
 //! position only moves once Parquet and the collector both have the rows. See README.md.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::metrics::v1::{ResourceMetrics, ScopeMetrics};
 use opentelemetry_proto::tonic::resource::v1::Resource;
@@ -147,6 +147,16 @@ pub(crate) struct Groups<'a> {
     scopes: HashMap<(usize, Option<&'a str>, Option<&'a str>), usize>,
     /// Scopes so far per resource.
     scope_counts: Vec<usize>,
+    /// The last row's texts by address, and its slot: rows read from one batch share their
+    /// resource and scope texts, so most rows are placed without hashing them.
+    last: Option<(TextAddrs, usize, usize)>,
+}
+
+/// Where a row's RESOURCE_ATTRIBUTES, SCOPE and SCOPE_ATTRIBUTES texts lie (address, length).
+type TextAddrs = [(usize, usize); 3];
+
+fn addr_of(s: Option<&str>) -> (usize, usize) {
+    s.map_or((0, usize::MAX), addr)
 }
 
 /// A (resource, scope) slot: indexes, and whether each is new.
@@ -159,6 +169,27 @@ pub(crate) struct Slot {
 
 impl<'a> Groups<'a> {
     pub(crate) fn slot(&mut self, r: &RowView<'a>) -> Slot {
+        let key = [
+            addr_of(r.resource_attributes),
+            addr_of(r.scope),
+            addr_of(r.scope_attributes),
+        ];
+        if let Some((last, resource, scope)) = self.last
+            && last == key
+        {
+            return Slot {
+                resource,
+                scope,
+                new_resource: false,
+                new_scope: false,
+            };
+        }
+        let s = self.slot_by_text(r);
+        self.last = Some((key, s.resource, s.scope));
+        s
+    }
+
+    fn slot_by_text(&mut self, r: &RowView<'a>) -> Slot {
         let n = self.resources.len();
         let resource = *self.resources.entry(r.resource_attributes).or_insert(n);
         let new_resource = resource == n;
@@ -215,35 +246,132 @@ pub(crate) fn scope_of(
     }))
 }
 
-fn log_of(r: &RowView<'_>, row: usize) -> Result<LogRecord, FromRowsError> {
-    let rec = parse_object(r.record, row, "RECORD")?;
-    let trace = parse_object(r.trace, row, "TRACE")?;
-    let body = parse_value(r.value, row, "VALUE")?;
-    let event_name = if r.record_type == "EVENT" {
-        get_str(&rec, "name")
-    } else {
-        get_str(&rec, "event_name")
-    };
-    Ok(LogRecord {
-        time_unix_nano: time_u64(Some(r.timestamp_ns)),
-        observed_time_unix_nano: time_u64(r.observed_timestamp_ns),
+/// What a LOG or EVENT row's RECORD says.
+#[derive(Debug, Clone, Default)]
+struct LogHead {
+    severity_number: i32,
+    severity_text: String,
+    event_name: String,
+    dropped_attributes_count: u32,
+    flags: u32,
+}
+
+fn log_head(record: Option<&str>, record_type: &str, row: usize) -> Result<LogHead, FromRowsError> {
+    let rec = parse_object(record, row, "RECORD")?;
+    Ok(LogHead {
         severity_number: rec
             .get("severity_number")
             .and_then(J::as_i64)
             .and_then(|n| i32::try_from(n).ok())
             .unwrap_or(0),
         severity_text: get_str(&rec, "severity_text"),
-        body: (!body.is_null()).then(|| any_from_json(&body)),
-        attributes: attributes_from_map(&parse_object(
-            r.record_attributes,
-            row,
-            "RECORD_ATTRIBUTES",
-        )?),
+        event_name: if record_type == "EVENT" {
+            get_str(&rec, "name")
+        } else {
+            get_str(&rec, "event_name")
+        },
         dropped_attributes_count: get_u32(&rec, "dropped_attributes_count"),
         flags: get_u32(&rec, "flags"),
-        trace_id: get_hex(&trace, "trace_id"),
-        span_id: get_hex(&trace, "span_id"),
-        event_name,
+    })
+}
+
+/// Texts of a batch's dictionary columns parsed once each, found by their address in the
+/// batch: a batch from the agent repeats a few RECORDs and attribute sets over thousands of
+/// rows, and parsing each row's copy again was most of the export's cost.
+///
+/// Only for views whose RECORD and RECORD_ATTRIBUTES borrow from one batch's dictionaries
+/// (equal address and length means the same value, and the batch outlives the memo).
+#[derive(Debug, Default)]
+pub(crate) struct Memo {
+    heads: HashMap<(usize, usize, bool), LogHead>,
+    attributes: HashMap<(usize, usize), Vec<KeyValue>>,
+}
+
+fn addr(s: &str) -> (usize, usize) {
+    (s.as_ptr() as usize, s.len())
+}
+
+fn attributes_of(
+    text: Option<&str>,
+    row: usize,
+    column: &'static str,
+) -> Result<Vec<KeyValue>, FromRowsError> {
+    Ok(attributes_from_map(&parse_object(text, row, column)?))
+}
+
+/// A VALUE: most log lines are a JSON string, read as one without building a JSON tree.
+fn body_of(text: Option<&str>, row: usize) -> Result<Option<AnyValue>, FromRowsError> {
+    if let Some(t) = text
+        && t.starts_with('"')
+        && let Ok(s) = serde_json::from_str::<String>(t)
+    {
+        return Ok(Some(AnyValue {
+            value: Some(any_value::Value::StringValue(s)),
+        }));
+    }
+    let body = parse_value(text, row, "VALUE")?;
+    Ok((!body.is_null()).then(|| any_from_json(&body)))
+}
+
+fn log_of(
+    r: &RowView<'_>,
+    row: usize,
+    memo: Option<&mut Memo>,
+) -> Result<LogRecord, FromRowsError> {
+    let (head, attributes) = match memo {
+        None => (
+            log_head(r.record, r.record_type, row)?,
+            attributes_of(r.record_attributes, row, "RECORD_ATTRIBUTES")?,
+        ),
+        Some(m) => {
+            let head = match r.record {
+                None => LogHead::default(),
+                Some(t) => {
+                    let (a, n) = addr(t);
+                    let key = (a, n, r.record_type == "EVENT");
+                    match m.heads.get(&key) {
+                        Some(h) => h.clone(),
+                        None => {
+                            let h = log_head(r.record, r.record_type, row)?;
+                            m.heads.insert(key, h.clone());
+                            h
+                        }
+                    }
+                }
+            };
+            let attributes = match r.record_attributes {
+                None => Vec::new(),
+                Some(t) => match m.attributes.get(&addr(t)) {
+                    Some(a) => a.clone(),
+                    None => {
+                        let a = attributes_of(r.record_attributes, row, "RECORD_ATTRIBUTES")?;
+                        m.attributes.insert(addr(t), a.clone());
+                        a
+                    }
+                },
+            };
+            (head, attributes)
+        }
+    };
+    let (trace_id, span_id) = match r.trace {
+        None => (Vec::new(), Vec::new()),
+        Some(_) => {
+            let trace = parse_object(r.trace, row, "TRACE")?;
+            (get_hex(&trace, "trace_id"), get_hex(&trace, "span_id"))
+        }
+    };
+    Ok(LogRecord {
+        time_unix_nano: time_u64(Some(r.timestamp_ns)),
+        observed_time_unix_nano: time_u64(r.observed_timestamp_ns),
+        severity_number: head.severity_number,
+        severity_text: head.severity_text,
+        body: body_of(r.value, row)?,
+        attributes,
+        dropped_attributes_count: head.dropped_attributes_count,
+        flags: head.flags,
+        trace_id,
+        span_id,
+        event_name: head.event_name,
     })
 }
 
@@ -319,6 +447,29 @@ fn event_of(r: &RowView<'_>, row: usize) -> Result<span::Event, FromRowsError> {
 pub fn rows_to_otlp<'a>(
     rows: impl IntoIterator<Item = RowView<'a>>,
 ) -> Result<OtlpRequests, FromRowsError> {
+    map_rows(rows, None)
+}
+
+/// [`rows_to_otlp`] over a batch in the event-table layout (as the builder makes it or a
+/// Parquet file holds it), reading the rows where they lie and parsing each distinct RECORD
+/// and RECORD_ATTRIBUTES once: the agent's OTLP export.
+///
+/// # Errors
+/// When a column is missing or of another type, or a JSON column of a row does not parse.
+pub fn batch_to_otlp(batch: &arrow_array::RecordBatch) -> Result<OtlpRequests, FromRowsError> {
+    let views = super::read::batch_views(batch).map_err(|column| FromRowsError {
+        row: 0,
+        column,
+        want: "event-table column",
+        detail: "missing, or of another type".into(),
+    })?;
+    map_rows(views, Some(&mut Memo::default()))
+}
+
+fn map_rows<'a>(
+    rows: impl IntoIterator<Item = RowView<'a>>,
+    mut memo: Option<&mut Memo>,
+) -> Result<OtlpRequests, FromRowsError> {
     let mut out = OtlpRequests::default();
     let mut log_groups = Groups::default();
     let mut span_groups = Groups::default();
@@ -342,7 +493,9 @@ pub fn rows_to_otlp<'a>(
                         ..Default::default()
                     });
                 }
-                rl.scope_logs[s.scope].log_records.push(log_of(&r, i)?);
+                rl.scope_logs[s.scope]
+                    .log_records
+                    .push(log_of(&r, i, memo.as_deref_mut())?);
             }
             "SPAN" => {
                 let s = span_groups.slot(&r);

@@ -58,7 +58,7 @@ mod to_rows;
 #[cfg(test)]
 mod tests;
 
-pub use from_rows::{FromRowsError, OtlpRequests, RowView, rows_to_otlp};
+pub use from_rows::{FromRowsError, OtlpRequests, RowView, batch_to_otlp, rows_to_otlp};
 pub use metrics::metrics_to_rows;
 pub use read::{OwnedRow, owned_rows};
 pub use to_rows::{Mapped, attributes_over, logs_to_rows, traces_to_rows};

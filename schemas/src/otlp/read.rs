@@ -112,3 +112,77 @@ pub fn owned_rows(batch: &RecordBatch) -> Option<Vec<OwnedRow>> {
             .collect(),
     )
 }
+
+/// A text column of a batch, dictionary-encoded or plain, read in place.
+enum TextColumn<'a> {
+    Dict(&'a arrow_array::Int32Array, &'a StringArray),
+    Plain(&'a StringArray),
+}
+
+impl<'a> TextColumn<'a> {
+    fn of(a: &'a dyn Array) -> Option<Self> {
+        if let Some(d) = a.as_dictionary_opt::<Int32Type>() {
+            return Some(Self::Dict(d.keys(), d.values().as_string_opt::<i32>()?));
+        }
+        Some(Self::Plain(a.as_string_opt::<i32>()?))
+    }
+
+    fn get(&self, i: usize) -> Option<&'a str> {
+        match self {
+            Self::Dict(keys, values) => {
+                if keys.is_null(i) {
+                    return None;
+                }
+                let k = usize::try_from(keys.value(i)).ok()?;
+                (k < values.len() && values.is_valid(k)).then(|| values.value(k))
+            }
+            Self::Plain(s) => s.is_valid(i).then(|| s.value(i)),
+        }
+    }
+}
+
+/// The rows of a batch in the event-table layout as views into it (nothing copied). The name
+/// of a column that is missing or of another type on error.
+pub(crate) fn batch_views(batch: &RecordBatch) -> Result<Vec<RowView<'_>>, &'static str> {
+    fn col<'b>(batch: &'b RecordBatch, name: &'static str) -> Result<&'b dyn Array, &'static str> {
+        batch.column_by_name(name).map(|c| c.as_ref()).ok_or(name)
+    }
+    let times = |name: &'static str| {
+        col(batch, name)?
+            .as_primitive_opt::<TimestampNanosecondType>()
+            .ok_or(name)
+    };
+    let text = |name: &'static str| TextColumn::of(col(batch, name)?).ok_or(name);
+    let (ts, start, observed) = (
+        times("TIMESTAMP")?,
+        times("START_TIMESTAMP")?,
+        times("OBSERVED_TIMESTAMP")?,
+    );
+    let trace = text("TRACE")?;
+    let resource = text("RESOURCE_ATTRIBUTES")?;
+    let scope = text("SCOPE")?;
+    let scope_attributes = text("SCOPE_ATTRIBUTES")?;
+    let record_type = text("RECORD_TYPE")?;
+    let record = text("RECORD")?;
+    let record_attributes = text("RECORD_ATTRIBUTES")?;
+    let value = text("VALUE")?;
+    let exemplars = text("EXEMPLARS")?;
+    let opt =
+        |a: &arrow_array::TimestampNanosecondArray, i: usize| a.is_valid(i).then(|| a.value(i));
+    Ok((0..batch.num_rows())
+        .map(|i| RowView {
+            timestamp_ns: opt(ts, i).unwrap_or(0),
+            start_timestamp_ns: opt(start, i),
+            observed_timestamp_ns: opt(observed, i),
+            trace: trace.get(i),
+            resource_attributes: resource.get(i),
+            scope: scope.get(i),
+            scope_attributes: scope_attributes.get(i),
+            record_type: record_type.get(i).unwrap_or_default(),
+            record: record.get(i),
+            record_attributes: record_attributes.get(i),
+            value: value.get(i),
+            exemplars: exemplars.get(i),
+        })
+        .collect())
+}

@@ -480,10 +480,15 @@ fn metrics() -> impl Strategy<Value = ExportMetricsServiceRequest> {
     })
 }
 
+/// Rows back to OTLP by both paths, which must agree: owned rows, and the batch read in
+/// place with each dictionary value parsed once (the agent's export).
 fn back(b: &mut BatchBuilder) -> OtlpRequests {
     let batch = b.finish().unwrap();
     let rows = owned_rows(&batch).unwrap();
-    rows_to_otlp(rows.iter().map(OwnedRow::view)).unwrap()
+    let by_rows = rows_to_otlp(rows.iter().map(OwnedRow::view)).unwrap();
+    let by_batch = batch_to_otlp(&batch).unwrap();
+    assert_eq!(by_batch, by_rows, "batch_to_otlp and rows_to_otlp differ");
+    by_rows
 }
 
 proptest! {
