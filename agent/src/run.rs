@@ -31,7 +31,12 @@ pub fn run(cfg: &AgentConfig, counters: &Arc<Counters>) -> anyhow::Result<ExitCo
 }
 
 async fn run_async(cfg: &AgentConfig, counters: &Arc<Counters>) -> anyhow::Result<ExitCode> {
-    let shutdown = Shutdown::new(Duration::from_secs(30));
+    // One deadline for the whole shutdown, inside the platform's 30 s (SPCS.md §9), after
+    // a wrapped app's (or stdin's) --child-grace.
+    let mut shutdown = Shutdown::new(Duration::from_secs(30));
+    if !matches!(cfg.capture.mode, crate::capture::CaptureMode::Off) {
+        shutdown = shutdown.with_child_grace(cfg.capture.child_grace);
+    }
     listen_for_signals(shutdown.clone()).context("cannot install signal handlers")?;
     let started = crate::sink_setup::start(cfg, counters, Some(&shutdown), {
         let c = counters.clone();
@@ -150,8 +155,20 @@ async fn run_async(cfg: &AgentConfig, counters: &Arc<Counters>) -> anyhow::Resul
         bytes = stats.bytes_written_total,
         "Stopped"
     );
-    if let Some(e) = report.error {
-        tracing::error!(error = %e, "Rows were not delivered");
+    if report.error.is_some() || report.dropped_rows > 0 {
+        let (files, rows) = match &report.error {
+            Some(firn_schemas::SinkError::Undelivered { files, rows, .. }) => (*files, *rows),
+            _ => (0, 0),
+        };
+        let error = report.error.as_ref().map(ToString::to_string);
+        tracing::error!(
+            files_not_written = files,
+            rows_in_them = rows,
+            rows_still_queued = report.dropped_rows,
+            rows_not_delivered = rows + report.dropped_rows,
+            error = error.as_deref().unwrap_or(""),
+            "Rows were not delivered"
+        );
         return Ok(ExitCode::from(1));
     }
     Ok(exit)

@@ -52,8 +52,7 @@ pub fn start(
             settings.batch_age = cfg.commit_interval;
             settings.batch_rows = 1 << 20;
         }
-        // Leave the last seconds of the platform's grace period for the exit itself.
-        settings.close_timeout = std::time::Duration::from_secs(20);
+        // The shutdown's deadline (inside the platform's grace period) bounds the close.
         settings.initial_positions = recovered.positions.clone();
         // A run that follows no file has no position to carry, and must not write an empty
         // map over an earlier run's.

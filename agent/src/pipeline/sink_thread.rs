@@ -25,8 +25,8 @@ pub struct SinkSettings {
     pub batch_bytes: usize,
     /// ... or when its oldest row is this old. Default 1 s.
     pub batch_age: Duration,
-    /// At the end, how long to keep retrying files that cannot be written. Default 25 s,
-    /// inside the platform's 30 s grace period.
+    /// At the end, how long to keep retrying files that cannot be written, when there is no
+    /// `shutdown` (whose deadline rules otherwise). Default 25 s.
     pub close_timeout: Duration,
     /// Messages waiting in the channel before senders block. Default 8.
     pub channel_capacity: usize,
@@ -41,7 +41,7 @@ pub struct SinkSettings {
     /// would: for crash tests.
     pub abort: Option<Arc<AtomicBool>>,
     /// The agent's shutdown: while the output cannot take more (disk full), a stop request
-    /// must still end the thread within `close_timeout`, or senders would wait forever.
+    /// must still end the thread by the shutdown's deadline, or senders would wait forever.
     pub shutdown: Option<crate::shutdown::Shutdown>,
     /// A second output (the OTLP export) that must take each batch before it, and the
     /// positions it moves, are written to Parquet.
@@ -76,6 +76,9 @@ pub struct SinkReport {
     pub stats: SinkStats,
     /// Set when files could not be written before the close timeout.
     pub error: Option<SinkError>,
+    /// Rows still queued for the sink when it stopped at the shutdown deadline: never
+    /// written (read again at the next start).
+    pub dropped_rows: u64,
 }
 
 /// Starts the sink thread. It ends when every [`Sender`] is dropped, after writing
@@ -144,7 +147,7 @@ impl SinkThread {
         let tick = Duration::from_millis(200);
         let mut last_tick = Instant::now();
         let mut error = self.replay(replay).err();
-        let mut stop_seen: Option<Instant> = None;
+        let mut dropped_rows = 0;
         while error.is_none() {
             if self
                 .settings
@@ -156,11 +159,12 @@ impl SinkThread {
                 return SinkReport {
                     stats: self.sink.stats(),
                     error: None,
+                    dropped_rows: 0,
                 };
             }
             if self.spooler.as_ref().is_some_and(|s| s.held.is_some()) {
                 // Read nothing until the spool takes the held batch.
-                if let Err(e) = self.retry_held(&mut stop_seen) {
+                if let Err(e) = self.retry_held() {
                     error = Some(e);
                     break;
                 }
@@ -175,11 +179,17 @@ impl SinkThread {
             }
             if self.sink.is_backpressured() {
                 // Leave messages in the channel: senders block until files get written.
-                if self.stuck_past_shutdown(&mut stop_seen) {
-                    let waiting = rx.try_iter().count();
+                if self.stuck_past_shutdown() {
+                    dropped_rows = rx
+                        .try_iter()
+                        .map(|m| match m {
+                            Msg::Logs(c) => c.lines.len() as u64,
+                            Msg::Metrics(p) => p.len() as u64,
+                        })
+                        .sum();
                     tracing::error!(
-                        messages_not_written = waiting,
-                        "Stopping while the output takes nothing; what is still queued is not written (files are read again from their checkpoints at the next start)"
+                        rows_not_written = dropped_rows,
+                        "Stopping at the shutdown deadline while the output takes nothing; rows still queued are not written (files are read again from their checkpoints at the next start)"
                     );
                     break;
                 }
@@ -226,30 +236,20 @@ impl SinkThread {
         if let Some(sp) = &mut self.spooler {
             sp.drop_held();
         }
-        let immediate = self
-            .settings
-            .shutdown
-            .as_ref()
-            .is_some_and(|s| s.stage() == crate::shutdown::Stage::Immediate);
-        let deadline = Instant::now()
-            + if immediate {
-                Duration::from_secs(2).min(self.settings.close_timeout)
-            } else {
-                self.settings.close_timeout
-            };
-        if let Err(e) = self.sink.close(deadline) {
+        if let Err(e) = self.sink.close(self.close_deadline()) {
             error.get_or_insert(e);
         }
         self.collect_written();
         SinkReport {
             stats: self.sink.stats(),
             error,
+            dropped_rows,
         }
     }
 
-    /// Whether a stop was asked for and the output has taken nothing for `close_timeout`
-    /// since (or at once, for an immediate stop).
-    fn stuck_past_shutdown(&self, stop_seen: &mut Option<Instant>) -> bool {
+    /// Whether a stop was asked for and waiting must end: at the shutdown's deadline (at
+    /// once for an immediate stop).
+    fn stuck_past_shutdown(&self) -> bool {
         use crate::shutdown::Stage;
         let Some(sd) = &self.settings.shutdown else {
             return false;
@@ -257,21 +257,35 @@ impl SinkThread {
         match sd.stage() {
             Stage::Running => false,
             Stage::Immediate => true,
-            Stage::Graceful => {
-                stop_seen.get_or_insert_with(Instant::now).elapsed() >= self.settings.close_timeout
-            }
+            Stage::Graceful => sd.deadline().is_some_and(|d| Instant::now() >= d),
+        }
+    }
+
+    /// Until when the final close keeps trying: the shutdown's deadline (2 s at most after
+    /// an immediate stop), or `close_timeout` from now without a shutdown.
+    fn close_deadline(&self) -> Instant {
+        use crate::shutdown::Stage;
+        let now = Instant::now();
+        let Some(sd) = &self.settings.shutdown else {
+            return now + self.settings.close_timeout;
+        };
+        let deadline = sd
+            .deadline()
+            .unwrap_or_else(|| now + self.settings.close_timeout);
+        if sd.stage() == Stage::Immediate {
+            deadline.min(now + Duration::from_secs(2))
+        } else {
+            deadline
         }
     }
 
     /// Hands `batch` to the forward output; gives up once the abort flag is set, at an
-    /// immediate stop, or `close_timeout` after a graceful one.
+    /// immediate stop, or at the shutdown's deadline.
     fn forward(
         &self,
         slot: &super::ForwardSlot,
         batch: &arrow_array::RecordBatch,
     ) -> Result<(), super::Undelivered> {
-        use crate::shutdown::Stage;
-        let stop_seen = std::cell::Cell::new(None::<Instant>);
         let give_up = || {
             if self
                 .settings
@@ -281,15 +295,7 @@ impl SinkThread {
             {
                 return true;
             }
-            match self.settings.shutdown.as_ref().map(|s| s.stage()) {
-                None | Some(Stage::Running) => false,
-                Some(Stage::Immediate) => true,
-                Some(Stage::Graceful) => {
-                    let t = stop_seen.get().unwrap_or_else(Instant::now);
-                    stop_seen.set(Some(t));
-                    t.elapsed() >= self.settings.close_timeout
-                }
-            }
+            self.stuck_past_shutdown()
         };
         let mut f = slot
             .0
@@ -362,13 +368,13 @@ impl SinkThread {
 
     /// While the spool refuses the held batch: retries it, keeps writing files (which makes
     /// room), and gives it up at a stop.
-    fn retry_held(&mut self, stop_seen: &mut Option<Instant>) -> Result<(), SinkError> {
+    fn retry_held(&mut self) -> Result<(), SinkError> {
         let stop = self
             .settings
             .abort
             .as_ref()
             .is_some_and(|a| a.load(Ordering::Relaxed))
-            || self.stuck_past_shutdown(stop_seen);
+            || self.stuck_past_shutdown();
         let Some(sp) = self.spooler.as_mut() else {
             return Ok(());
         };
