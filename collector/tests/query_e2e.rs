@@ -410,6 +410,31 @@ fn sql_errors_say_where_and_exit_2() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing"));
 }
 
+/// README (query): a Parquet file still being written (no footer yet: a stage-mode file under
+/// its final name) is left out instead of failing the query.
+#[test]
+fn a_file_without_its_footer_is_left_out() {
+    let dir = fleet();
+    let d = dir.path();
+    let hour = d.join("date=2026-12-01/hour=00");
+    let src = std::fs::read_dir(&hour)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let bytes = std::fs::read(&src).unwrap();
+    std::fs::write(
+        hour.join("firn-being-written.parquet"),
+        &bytes[..bytes.len() / 2],
+    )
+    .unwrap();
+    assert_eq!(
+        rows(d, "SELECT count(*) AS n FROM logs", &["n"]),
+        [[json!(35)]]
+    );
+}
+
 /// README (query): a table shows at most --max-rows rows (1000) and says how many it left out;
 /// csv prints them all.
 #[test]

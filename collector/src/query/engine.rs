@@ -201,6 +201,10 @@ impl Engine {
             .map_err(QueryError::engine)?;
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         ctx.register_udf(Attr::udf());
+        ctx.register_object_store(
+            datafusion::execution::object_store::ObjectStoreUrl::local_filesystem().as_ref(),
+            Arc::new(super::store::CompleteFiles::new()),
+        );
 
         let url =
             ListingTableUrl::parse(format!("{}/", data.display())).map_err(QueryError::engine)?;

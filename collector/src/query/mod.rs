@@ -11,6 +11,7 @@ pub mod error;
 pub mod json_fn;
 pub mod output;
 pub mod scan;
+mod store;
 
 use std::io::{Read, Write};
 use std::time::Instant;
