@@ -251,3 +251,49 @@ fn every_partial_file_of_this_agent_is_removed_at_restart_on_a_stage() {
     every_partial_case(&out, dir.path());
     common::assert_no_refusals(&stage);
 }
+
+/// README (Output, "Agents share an output folder"): at start an agent removes the temporary
+/// files of its own interrupted local writes, and leaves another agent's alone. Default flags:
+/// the agent id is the host name, and `<host>-2` is the other agent (an id it is a prefix of).
+#[test]
+fn a_leftover_tmp_of_this_agent_is_removed_at_start_and_another_agents_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(
+        !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+        "this test expects a host name that is its own agent id: {host:?}"
+    );
+    let logs = d.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    append(&logs.join("a.log"), &lines("a", 4));
+    let sub = d.join("out/date=2099-12-31/hour=23");
+    std::fs::create_dir_all(&sub).unwrap();
+    // What a kill -9 during a local write leaves: the hidden temporary file, half written.
+    let own = sub.join(format!(".{}.tmp", name_of(&host, 1)));
+    let other = sub.join(format!(".{}.tmp", name_of(&format!("{host}-2"), 1)));
+    let stranger = sub.join(format!(".{}.tmp", name_of("other", 1)));
+    for p in [&own, &other, &stranger] {
+        std::fs::write(p, b"PAR1 half a file").unwrap();
+    }
+    let log = run_once(
+        d,
+        "agent.log",
+        &["--input", "logs/*.log", "--output", "out"],
+    );
+    assert!(!own.exists(), "its own .tmp leftover is still there\n{log}");
+    assert!(other.exists(), "removed {host}-2's .tmp file\n{log}");
+    assert!(
+        stranger.exists(),
+        "removed another agent's .tmp file\n{log}"
+    );
+    assert!(log.contains("removed_partial=1"), "{log}");
+    assert_eq!(
+        lines_by_agent(&d.join("out")).get(&host),
+        Some(&once_each(&lines("a", 4))),
+        "{log}"
+    );
+}

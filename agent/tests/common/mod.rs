@@ -40,7 +40,10 @@ pub struct OutRow {
     pub record: serde_json::Value,
     pub attributes: serde_json::Value,
     pub record_type: String,
+    pub scope: serde_json::Value,
     pub timestamp: i64,
+    /// START_TIMESTAMP (NULL for a gauge or a log).
+    pub start: Option<i64>,
     pub observed: i64,
 }
 
@@ -67,6 +70,13 @@ pub fn read_rows(dir: &Path) -> Vec<OutRow> {
                 .downcast_ref::<arrow_array::TimestampNanosecondArray>()
                 .unwrap()
                 .clone();
+            let start = batch
+                .column_by_name("START_TIMESTAMP")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<arrow_array::TimestampNanosecondArray>()
+                .unwrap()
+                .clone();
             let observed = batch
                 .column_by_name("OBSERVED_TIMESTAMP")
                 .unwrap()
@@ -85,7 +95,9 @@ pub fn read_rows(dir: &Path) -> Vec<OutRow> {
                     record: j("RECORD"),
                     attributes: j("RECORD_ATTRIBUTES"),
                     record_type: col_str(&batch, "RECORD_TYPE", i).unwrap(),
+                    scope: j("SCOPE"),
                     timestamp: ts.value(i),
+                    start: start.is_valid(i).then(|| start.value(i)),
                     observed: observed.value(i),
                 });
             }
