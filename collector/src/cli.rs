@@ -115,8 +115,9 @@ pub struct ReceiveArgs {
     /// Name written into each file's footer (firn.agent_id); the host name by default.
     #[arg(long, help_heading = "Output")]
     pub collector_id: Option<String>,
-    /// File holding the bearer token clients must send (`Authorization: Bearer <token>`).
-    /// The FIRN_TOKEN environment variable is used when this is not given.
+    /// File holding the bearer token clients must send (`Authorization: Bearer <token>`),
+    /// read again whenever it changes. The FIRN_TOKEN environment variable is used when
+    /// this is not given.
     #[arg(long, help_heading = "Security")]
     pub token_file: Option<PathBuf>,
     /// Accept requests without a token. Only for a collector no one else can reach.

@@ -372,3 +372,50 @@ fn a_batch_resent_after_a_lost_answer_is_written_once_also_across_a_collector_re
     let (_, n, repeated) = rows(&dir.join("agent_out"));
     assert_eq!((n, repeated), (400, 0), "the agent's own Parquet");
 }
+
+/// Both token files rotated while running (as a secret mount or SPCS's session token file
+/// is replaced): the collector's `--token-file` and the agent's `--otlp-token-file` are read
+/// again, so lines written after the rotation arrive with no restart, and the old token is
+/// refused.
+#[test]
+fn rotated_token_files_take_effect_without_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir(dir.join("logs")).unwrap();
+    std::fs::write(dir.join("token"), "old-token\n").unwrap();
+    let col_token = dir.join("collector_token");
+    std::fs::write(&col_token, "old-token\n").unwrap();
+    let col_out = dir.join("collector_out");
+    let collector = Collector::start(&col_out, &["--token-file", col_token.to_str().unwrap()]);
+    let endpoint = format!("http://{}", collector.http);
+    let agent = Agent::start(dir, &agent_args(&endpoint));
+    let log = dir.join("logs/app.log");
+    append(&log, &plain("before", 0, 50));
+    wait_until("50 lines", || value_counts(&col_out).len() == 50);
+
+    // Replaced by rename, as secret mounts do; the agent is idle meanwhile.
+    for p in [col_token.clone(), dir.join("token")] {
+        let tmp = p.with_extension("new");
+        std::fs::write(&tmp, "new-token-after-rotation\n").unwrap();
+        std::fs::rename(&tmp, &p).unwrap();
+    }
+    append(&log, &plain("after", 0, 50));
+    wait_until("100 lines", || value_counts(&col_out).len() == 100);
+    let old = common::request(
+        collector.http,
+        "POST",
+        "/v1/logs",
+        &[
+            ("Content-Type", "application/json"),
+            ("Authorization", "Bearer old-token"),
+        ],
+        b"{}",
+    );
+    assert_eq!(
+        old.status, 401,
+        "the old token is refused after the rotation"
+    );
+    agent.stop();
+    collector.stop();
+    assert!(value_counts(&col_out).values().all(|n| *n == 1));
+}

@@ -19,7 +19,10 @@ mod tests;
 
 pub use config::{OtlpArgs, OtlpConfig, OtlpConfigError, SignalConfig, parse_headers};
 pub use exporter::{AGENT_ID_HEADER, BATCH_SEQ_HEADER, ExporterError, OtlpExporter};
-pub use retry::{MAX_RETRY_AFTER, Outcome, backoff, classify, parse_retry_after, server_message};
+pub use retry::{
+    MAX_RETRY_AFTER, Outcome, backoff, classify, parse_retry_after, parse_retry_after_at,
+    server_message,
+};
 pub use token::{TokenError, TokenFile};
 
 /// The OTLP exporter for the sink thread, when export is on.

@@ -43,13 +43,24 @@ pub fn classify(status: u16, retry_after: Option<&str>, body: &[u8]) -> Outcome 
     }
 }
 
-/// `Retry-After` in seconds (the form collectors send). An HTTP date is not understood and
-/// the usual backoff applies.
+/// `Retry-After` as seconds (the form collectors send) or as an HTTP date (RFC 9110: IMF-fixdate,
+/// and the obsolete RFC 850 and asctime forms), at most [`MAX_RETRY_AFTER`]. A date already
+/// past means no wait; anything else unreadable means the usual backoff.
 pub fn parse_retry_after(v: &str) -> Option<Duration> {
-    v.trim()
-        .parse::<u64>()
-        .ok()
-        .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER))
+    parse_retry_after_at(v, std::time::SystemTime::now())
+}
+
+/// [`parse_retry_after`] with the clock given.
+pub fn parse_retry_after_at(v: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let v = v.trim();
+    let wait = match v.parse::<u64>() {
+        Ok(s) => Duration::from_secs(s),
+        Err(_) => {
+            let at = httpdate::parse_http_date(v).ok()?;
+            at.duration_since(now).unwrap_or(Duration::ZERO)
+        }
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 /// The wait before try number `attempt` (1 = the first retry): `min` doubled per attempt up

@@ -213,8 +213,39 @@ fn retryable_statuses_follow_the_otlp_http_specification() {
         Outcome::Retry { after, .. } => assert_eq!(after, Some(Duration::from_secs(7))),
         o => panic!("{o:?}"),
     }
-    assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
     assert_eq!(parse_retry_after("100000"), Some(Duration::from_secs(300)));
+    assert_eq!(parse_retry_after("soon"), None);
+}
+
+/// RFC 9110 §10.2.3: Retry-After is seconds or an HTTP date, and §5.6.7: a recipient reads
+/// all three date forms. Expected waits worked out by hand from the dates.
+#[test]
+fn retry_after_as_an_http_date_is_the_time_until_it() {
+    // Sun, 06 Nov 1994 08:49:37 GMT = 784111777 s since the epoch.
+    let now = std::time::UNIX_EPOCH + Duration::from_secs(784_111_777 - 30);
+    for form in [
+        "Sun, 06 Nov 1994 08:49:37 GMT",
+        "Sunday, 06-Nov-94 08:49:37 GMT",
+        "Sun Nov  6 08:49:37 1994",
+    ] {
+        assert_eq!(
+            parse_retry_after_at(form, now),
+            Some(Duration::from_secs(30)),
+            "{form}"
+        );
+    }
+    let later = now + Duration::from_secs(60);
+    assert_eq!(
+        parse_retry_after_at("Sun, 06 Nov 1994 08:49:37 GMT", later),
+        Some(Duration::ZERO),
+        "a date past means no wait"
+    );
+    let long_before = now - Duration::from_secs(3600);
+    assert_eq!(
+        parse_retry_after_at("Sun, 06 Nov 1994 08:49:37 GMT", long_before),
+        Some(MAX_RETRY_AFTER),
+        "capped"
+    );
 }
 
 #[test]
