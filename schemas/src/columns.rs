@@ -100,7 +100,14 @@ pub const COLUMNS: [Column; 13] = [
         true,
         "The instrumentation scope, `{\"name\": ...}`."
     ),
-    col!("SCOPE_ATTRIBUTES", "OBJECT", Json, false, true, "Reserved."),
+    col!(
+        "SCOPE_ATTRIBUTES",
+        "OBJECT",
+        Json,
+        false,
+        true,
+        "The instrumentation scope's attributes (OTLP data received by firn-collector)."
+    ),
     col!(
         "RECORD_TYPE",
         "VARCHAR",
@@ -115,7 +122,7 @@ pub const COLUMNS: [Column; 13] = [
         Json,
         false,
         true,
-        "LOG: severity; METRIC: name, unit, metric_type, value_type."
+        "LOG: severity; METRIC: name, unit, metric_type, value_type; SPAN: name, kind, status, parent_span_id."
     ),
     col!(
         "RECORD_ATTRIBUTES",
@@ -133,7 +140,14 @@ pub const COLUMNS: [Column; 13] = [
         false,
         "The log line (a JSON string) or the metric's number."
     ),
-    col!("EXEMPLARS", "ARRAY", Json, false, false, "Reserved."),
+    col!(
+        "EXEMPLARS",
+        "ARRAY",
+        Json,
+        false,
+        false,
+        "METRIC: the data point's exemplars, `[{time_unix_nano, value, trace_id, span_id, filtered_attributes}]`."
+    ),
 ];
 
 /// Index of each column in [`COLUMNS`] and in every batch.
