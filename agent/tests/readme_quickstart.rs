@@ -2,7 +2,7 @@
 //! bundled example files, paths relative to the repository root), each checked against the
 //! promise written next to it.
 //!
-//! Covered elsewhere: following files and `kill -9` (`tail_e2e.rs`), wrap mode and
+//! Covered elsewhere: following files and `kill -9` (`tail_kill_e2e.rs`), wrap mode and
 //! `--stdin` (`capture.rs`), `spec inject ... --app app --stage @logs_stage` and `--spec`
 //! (`spec_e2e.rs`). The first screen's second command (`pip install ... && cargo test`) is
 //! the test suite itself.

@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod scenario;
+pub mod tail;
 
 use std::collections::BTreeMap;
 use std::fs::File;
