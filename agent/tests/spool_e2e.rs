@@ -49,11 +49,12 @@ fn kill_9_while_rotating(s: &Setup, rotation: Rotation) -> Result<(), String> {
         .map_err(|e| format!("{rotation:?}, {}: {e}\n{}", s.out.display(), log_tail(&log)))
 }
 
-/// Runs `f` on each setup in a thread of its own (the scenarios take ~30 s each) and fails
-/// with every failure.
+/// A named scenario.
 type Case = (String, Box<dyn FnOnce() -> Result<(), String> + Send>);
 
-fn in_parallel(cases: Vec<Case>) {
+/// Runs each scenario in a thread of its own (they take ~30 s each) and fails with every
+/// failure, keeping the folder `keep` (named in the message) for the agents' whole logs.
+fn in_parallel(cases: Vec<Case>, keep: tempfile::TempDir) {
     let handles: Vec<_> = cases
         .into_iter()
         .map(|(name, f)| (name, std::thread::spawn(f)))
@@ -66,7 +67,14 @@ fn in_parallel(cases: Vec<Case>) {
             Err(_) => failures.push(format!("{name}: panicked")),
         }
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    if !failures.is_empty() {
+        let kept = keep.keep();
+        panic!(
+            "{}\n\n(folders kept: {})",
+            failures.join("\n\n"),
+            kept.display()
+        );
+    }
 }
 
 /// Issue 9: 40,000 of 347,850 lines were lost with rename rotation (35,000 of 181,350 with
@@ -107,7 +115,7 @@ fn kill_9_while_the_app_rotates_loses_and_repeats_nothing() {
             ));
         }
     }
-    in_parallel(cases);
+    in_parallel(cases, root);
 }
 
 /// The spool folder of the (only) agent under `out` (local default placement).
