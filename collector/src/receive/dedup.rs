@@ -5,10 +5,12 @@
 //! An agent sends one request at a time, with sequence numbers that only grow (also across its
 //! restarts), and a resend carries the same number. So the collector keeps, per agent id, the
 //! highest number it has durably written, and answers a request at or below it 200 without
-//! writing it again. That number is kept **with the rows**: every file that holds a stamped
-//! batch carries the whole map in its footer (`firn.collector.batch_seqs`), and the files
-//! reach the output in order, so the newest complete file of this collector tells where each
-//! agent was, after any restart or `kill -9`.
+//! writing it again. That number is kept **with the rows**: the file that ends a group of
+//! requests holding a stamped batch carries the whole map in its footer
+//! (`firn.collector.batch_seqs`), and the files reach the output in order, so the newest
+//! complete file of this collector tells where each agent was, after any restart or `kill -9`.
+//! (A group that fills a file and goes on in the next claims its stamps only in the last one:
+//! a crash between the two can make a resend be written again, never a write be forgotten.)
 //!
 //! Three states per stamp: *durable* (in a closed, synced file: a resend is a duplicate),
 //! *in the sink* (handed to the Parquet sink, not yet on disk, e.g. while the output fails: a
@@ -131,7 +133,7 @@ impl Dedup {
         })
     }
 
-    /// From a footer value written by [`Dedup::footer_with`].
+    /// From a footer value written by [`Dedup::footer`].
     ///
     /// # Errors
     /// A message when it is not the expected JSON.
@@ -188,21 +190,18 @@ impl Dedup {
         self.lock().queued.remove(stamp);
     }
 
-    /// The footer value for the file that will hold `stamp`'s rows: every agent's last
-    /// number in the sink, with `stamp` counted.
-    pub fn footer_with(&self, stamp: &Stamp) -> String {
+    /// The footer value: every agent's last number handed to the sink.
+    pub fn footer(&self) -> String {
         let s = self.lock();
-        let mut map: BTreeMap<&str, (u64, u64)> = s
+        let map: BTreeMap<&str, (u64, u64)> = s
             .in_sink
             .iter()
             .map(|(k, e)| (k.as_str(), (e.seq, e.seen_s)))
             .collect();
-        let e = map.entry(stamp.agent.as_str()).or_insert((0, 0));
-        *e = (e.0.max(stamp.seq), now_s());
         serde_json::to_string(&map).unwrap_or_default()
     }
 
-    /// `stamp`'s rows were handed to the sink with [`Self::footer_with`]'s value.
+    /// `stamp`'s rows were handed to the sink.
     pub fn written(&self, stamp: &Stamp) {
         let mut s = self.lock();
         s.queued.remove(stamp);
@@ -287,8 +286,8 @@ mod tests {
     fn the_footer_restores_what_was_durable() {
         let d = Dedup::new(10);
         d.check(&st("a", 9));
-        let footer = d.footer_with(&st("a", 9));
         d.written(&st("a", 9));
+        let footer = d.footer();
         let back = Dedup::restore(&footer, 10).unwrap();
         assert_eq!(back.check(&st("a", 9)), Check::Duplicate);
         assert_eq!(back.check(&st("a", 10)), Check::New);

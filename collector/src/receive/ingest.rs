@@ -213,15 +213,11 @@ fn writer_loop(mut sink: ParquetSink, rx: Receiver<Job>, dedup: &Dedup, counters
     }
 }
 
-/// Writes the group into one file and closes it. Each stamped batch carries the stamps'
-/// footer with it, so whichever file ends up holding its rows says it was written.
+/// Writes the group into one file and closes it. When the group holds stamped batches, the
+/// file that ends it carries the stamps' footer (serialised once per group).
 fn write_group(sink: &mut ParquetSink, jobs: &[Job], dedup: &Dedup) -> Result<(), String> {
     for (i, j) in jobs.iter().enumerate() {
-        let meta = match &j.stamp {
-            Some(s) => vec![(META_BATCH_SEQS, dedup.footer_with(s))],
-            None => Vec::new(),
-        };
-        if let Err(e) = sink.write(&j.batch, &meta) {
+        if let Err(e) = sink.write(&j.batch, &[]) {
             // This batch and the rest are not in the sink: their resends are new.
             for s in jobs[i..].iter().filter_map(|j| j.stamp.as_ref()) {
                 dedup.abandon(s);
@@ -231,6 +227,11 @@ fn write_group(sink: &mut ParquetSink, jobs: &[Job], dedup: &Dedup) -> Result<()
         if let Some(s) = &j.stamp {
             dedup.written(s);
         }
+    }
+    if jobs.iter().any(|j| j.stamp.is_some()) {
+        let empty = RecordBatch::new_empty(firn_schemas::batch_schema());
+        sink.write(&empty, &[(META_BATCH_SEQS, dedup.footer())])
+            .map_err(|e| e.to_string())?;
     }
     sink.flush().map_err(|e| e.to_string())?;
     match sink.rows_in_flight() {
