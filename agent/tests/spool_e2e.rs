@@ -86,19 +86,17 @@ fn kill_9_while_the_app_rotates_loses_and_repeats_nothing() {
     let root = tempfile::tempdir().unwrap();
     let mut cases: Vec<Case> = Vec::new();
     for rotation in [Rotation::Rename, Rotation::CopyTruncate] {
-        // A copy must be matched by the inputs to be read from where its original was read
-        // to (README, Inputs): what the agent had not read when the app truncated is only in
-        // the copy. Renamed files are found again whatever the glob.
-        let glob = |logs: &Path| match rotation {
-            Rotation::CopyTruncate => Some(format!("{}/*.log*", logs.display())),
-            _ => None,
-        };
+        // The rotated names are matched by the inputs (`*.log*`), as the README asks for
+        // exactly once across kills: a copy is read from where its original was read to only
+        // if matched (what the agent had not read at the truncate is only in the copy); and a
+        // file renamed out of `*.log` is found again at start only through its position, so
+        // one born after the last commit and rotated away while the agent was down was lost
+        // (2,310 lines in 1 run of 6 with `*.log`).
+        let glob = |logs: &Path| format!("{}/*.log*", logs.display());
         let d = root.path().join(format!("local-{rotation:?}"));
         std::fs::create_dir_all(&d).unwrap();
         let mut s = Setup::local(&d);
-        if let Some(g) = glob(&s.logs) {
-            s.args[1] = g;
-        }
+        s.args[1] = glob(&s.logs);
         cases.push((
             format!("local, {rotation:?}"),
             Box::new(move || kill_9_while_rotating(&s, rotation)),
@@ -106,9 +104,7 @@ fn kill_9_while_the_app_rotates_loses_and_repeats_nothing() {
         let d = root.path().join(format!("stage-{rotation:?}"));
         std::fs::create_dir_all(&d).unwrap();
         if let Some(mut s) = Setup::stage(&d) {
-            if let Some(g) = glob(&s.logs) {
-                s.args.extend(["--input".to_string(), g]);
-            }
+            s.args.extend(["--input".to_string(), glob(&s.logs)]);
             cases.push((
                 format!("stage, {rotation:?}"),
                 Box::new(move || kill_9_while_rotating(&s, rotation)),
