@@ -113,7 +113,8 @@ struct Tracked {
     origin: PathBuf,
     /// Identity and position before the last in-place truncation (copytruncate).
     prev: Option<Prev>,
-    reader: Option<FileReader>,
+    /// Boxed: most followed files are idle and closed, and an open reader is large.
+    reader: Option<Box<FileReader>>,
     fp: Fingerprint,
     /// Position to reopen at when the reader was closed to free a descriptor.
     closed_at: LinePos,

@@ -12,6 +12,7 @@ use firn_schemas::spool::{META_SPOOL_COMMIT, Spool};
 use firn_schemas::{
     BatchBuilder, JsonText, ParquetSink, Row, SinkError, SinkStats, Value, WrittenFile,
 };
+use serde_json::value::{RawValue, to_raw_value};
 
 use super::spool_commit::Spooler;
 use super::{LogChunk, MetricPoint, MetricValue, Msg, Sender};
@@ -98,7 +99,10 @@ pub fn spawn_sink(
     let eighth = usize::try_from(sink.config().max_file_bytes / 8).unwrap_or(usize::MAX);
     settings.batch_bytes = settings.batch_bytes.min(eighth.max(1));
     let (tx, rx) = sync_channel(settings.channel_capacity.max(1));
-    let positions = std::mem::take(&mut settings.initial_positions);
+    let positions = std::mem::take(&mut settings.initial_positions)
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, to_raw_value(&v).ok()?)))
+        .collect();
     let spool = settings.spool.take().and_then(|s| s.take());
     let handle = std::thread::Builder::new()
         .name("firn-sink".into())
@@ -132,7 +136,9 @@ struct SinkThread {
     resource: Option<JsonText>,
     settings: SinkSettings,
     builder: BatchBuilder,
-    positions: BTreeMap<String, serde_json::Value>,
+    /// Each followed file's position as JSON text: a few hundred bytes less than a parsed
+    /// value, for each of thousands of files.
+    positions: BTreeMap<String, Box<RawValue>>,
     positions_dirty: bool,
     oldest: Option<Instant>,
     on_written: Box<dyn FnMut(&WrittenFile) + Send>,
@@ -424,8 +430,10 @@ impl SinkThread {
                 self.positions_dirty = true;
             }
             Some((key, pos)) => {
-                self.positions.insert(key, pos);
-                self.positions_dirty = true;
+                if let Ok(raw) = to_raw_value(&pos) {
+                    self.positions.insert(key, raw);
+                    self.positions_dirty = true;
+                }
             }
             None => {}
         }

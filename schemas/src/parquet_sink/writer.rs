@@ -168,9 +168,6 @@ pub struct ParquetSink {
     undelivered: Option<Option<(usize, u64, String)>>,
     /// A permanent write error (with `fail_fast`).
     permanent: Option<String>,
-    /// The footer metadata of the file closed last: carried by the earlier parts of a
-    /// batch split across files.
-    last_metadata: BTreeMap<String, String>,
 }
 
 /// Where closed files go to be written.
@@ -313,7 +310,6 @@ impl ParquetSink {
             pending: VecDeque::new(),
             undelivered: None,
             permanent: None,
-            last_metadata: BTreeMap::new(),
         }
     }
 
@@ -400,9 +396,9 @@ impl ParquetSink {
     /// did not compress at all is appended; near the limit, the open row group is cut (so
     /// the file's size is known exactly) and the batch is encoded on the side to learn its
     /// size: it is appended if that fits, or starts the next file, whole. Only a batch too
-    /// big for an empty file is split; its earlier parts carry the footer metadata of the
-    /// file before them, so positions never claim rows that are not written yet (after a
-    /// crash between the parts, those rows are read again rather than lost).
+    /// big for an empty file is split; only its last part carries `metadata`, so positions
+    /// never claim rows that are not written yet (after a crash between the parts, those
+    /// rows are read again rather than lost).
     ///
     /// # Errors
     /// Only when Parquet cannot encode the batch.
@@ -468,24 +464,16 @@ impl ParquetSink {
                 // files): the batch goes whole rather than a few rows per file.
             }
             let last = take == rows;
-            let carried = if last {
-                BTreeMap::new()
-            } else {
-                self.last_metadata.clone()
-            };
             let file = self.open_file()?;
             if take > 0 {
                 file.writer.write(&rest.slice(0, take))?;
                 file.rows += take as u64;
             }
+            // Earlier parts of a split batch carry none of its metadata: a restart resumes
+            // from the newest file that has positions, before them.
             if last {
                 for (k, v) in metadata {
                     file.metadata.insert((*k).to_string(), v.clone());
-                }
-            } else {
-                // An earlier part: the positions of the file before it.
-                for (k, v) in carried {
-                    file.metadata.entry(k).or_insert(v);
                 }
             }
             // A file that is full is closed by the next batch, which measures it first: the
@@ -676,7 +664,6 @@ impl ParquetSink {
         for k in kv {
             f.writer.append_key_value_metadata(k);
         }
-        self.last_metadata.clone_from(&f.metadata);
         let body = f.writer.into_inner()?;
         let seq = self.next_seq;
         self.next_seq += 1;

@@ -12,7 +12,6 @@ use super::super::checkpoint::Checkpoint;
 use super::super::identity::{FileKey, Fingerprint};
 use super::super::lines::LinePos;
 use super::super::names::escaped;
-use super::super::reader::FileReader;
 use super::{OriginHint, Tailer};
 use crate::telemetry::Counters;
 
@@ -187,7 +186,7 @@ impl Tailer {
                 }
                 continue;
             }
-            let pos = t.reader.as_ref().map_or(t.closed_at, FileReader::committed);
+            let pos = t.reader.as_ref().map_or(t.closed_at, |r| r.committed());
             if Fingerprint::of_len(file, t.fp.len).is_ok_and(|f| f == t.fp) {
                 let start = at(pos);
                 if let Some(p) = start {

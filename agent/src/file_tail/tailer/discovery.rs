@@ -379,7 +379,7 @@ impl Tailer {
                 within,
                 origin,
                 prev,
-                reader,
+                reader: reader.map(Box::new),
                 fp,
                 closed_at: pos,
                 size,

@@ -88,7 +88,7 @@ pub(super) fn reopen(t: &mut Tracked, cfg: &TailConfig, open_count: usize, look:
         &cfg.reader,
     ) {
         Ok(r) => {
-            t.reader = Some(r);
+            t.reader = Some(Box::new(r));
             true
         }
         Err(_) => false,

@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::super::checkpoint::{Checkpoint, Prev};
 use super::super::identity::{FileKey, Fingerprint};
 use super::super::names::escaped;
-use super::super::reader::{FileReader, ReadOutcome};
+use super::super::reader::ReadOutcome;
 use super::Tailer;
 use super::fd_limit::reopen;
 use crate::telemetry::Counters;
@@ -139,7 +139,7 @@ impl Tailer {
         Counters::add(&self.counters.files_released_total, 1);
         // A copy of it may still turn up (copytruncate, then delete): remember what it
         // held, for a while.
-        let pos = t.reader.as_ref().map_or(t.closed_at, FileReader::committed);
+        let pos = t.reader.as_ref().map_or(t.closed_at, |r| r.committed());
         let remember = [
             t.prev.as_ref().map(|p| p.as_checkpoint(&t.origin)),
             (t.fp.len > 0).then(|| Prev::new(&t.fp, pos).as_checkpoint(&t.origin)),

@@ -123,3 +123,12 @@ fn excluded_and_compressed_names_are_left_out() {
     assert!(!discovery::kept(&ex, Path::new("/l/app.log.1.gz")));
     assert!(!discovery::kept(&ex, Path::new("/l/app.log.2.zst")));
 }
+
+/// Issue 16 item 4: a followed file that is idle costs little. Its reader (about 650 bytes
+/// of line, record and row state) was held inline even when closed, which made 880 bytes a
+/// file before any heap: 17 MB for 20,000 files.
+#[test]
+fn an_idle_file_is_small() {
+    let tracked = std::mem::size_of::<super::Tracked>();
+    assert!(tracked <= 320, "Tracked is {tracked} bytes");
+}
