@@ -276,6 +276,49 @@ fn otlp_every_line_arrives_once_through_503_then_dropped_connections() {
     );
 }
 
+/// RFC 9110 §10.2.3: `Retry-After` may be an HTTP date. The receiver answers 503 with a date
+/// 4 s ahead (whole seconds, so at least 3 s): the agent's next try of that request comes no
+/// sooner, where its own first backoff would be a quarter of a second.
+#[test]
+fn otlp_retry_after_as_an_http_date_is_waited_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir(dir.join("logs")).unwrap();
+    let texts = write_lines(&dir.join("logs/app.log"), 0, 20);
+    let rx = Receiver::start(dir, "503:0.2,200", &["--retry-after-date", "4"]);
+    let agent = spawn_agent(
+        dir,
+        &[
+            "--once",
+            "--input",
+            "logs/*.log",
+            "--output",
+            "out",
+            "--otlp-endpoint",
+            &rx.url(),
+        ],
+    );
+    let out = agent.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", agent_log(dir));
+    let reqs = requests(dir);
+    let first = reqs
+        .iter()
+        .find(|r| r["answer"] == "503")
+        .expect("a 503 answer");
+    let again = reqs
+        .iter()
+        .find(|r| r["seq"] == first["seq"] && r["answer"] == "200")
+        .expect("the same request again, taken");
+    let gap = again["t"].as_f64().unwrap() - first["t"].as_f64().unwrap();
+    assert!(
+        gap >= 2.9,
+        "tried again after {gap:.2} s:\n{}",
+        agent_log(dir)
+    );
+    let got = bodies(dir);
+    assert!(texts.iter().all(|t| got.get(t) == Some(&1)), "{got:?}");
+}
+
 #[test]
 fn otlp_refused_batch_is_logged_counted_and_the_next_goes_on() {
     let tmp = tempfile::tempdir().unwrap();

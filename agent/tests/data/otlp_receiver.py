@@ -9,10 +9,13 @@ log requests, each record's body, severity and attributes with its resource's at
   then 200. A phase without a duration lasts forever.
 --record - answers 200 to everything without decoding (for bench/otlp.sh).
 --refuse-request N answers 400 (with a google.rpc.Status message) to the Nth logs request.
+--retry-after-date S: 429/503 answers carry Retry-After as an HTTP date S seconds ahead
+  (else `Retry-After: 1`).
 Prints the port it listens on (loopback only) as its first line.
 """
 
 import argparse
+import email.utils
 import gzip
 import json
 import threading
@@ -39,7 +42,8 @@ def attrs(kvs):
 
 
 class State:
-    def __init__(self, schedule, refuse, record):
+    def __init__(self, schedule, refuse, record, retry_after_date=None):
+        self.retry_after_date = retry_after_date
         self.phases = []
         for p in schedule.split(","):
             what, _, secs = p.partition(":")
@@ -135,7 +139,11 @@ class Handler(BaseHTTPRequestHandler):
         else:
             payload = b"not now"
             self.send_response(int(answer))
-            self.send_header("Retry-After", "1")
+            if st.retry_after_date is None:
+                self.send_header("Retry-After", "1")
+            else:
+                when = time.time() + st.retry_after_date
+                self.send_header("Retry-After", email.utils.formatdate(when, usegmt=True))
         self.send_header("Content-Type", "application/x-protobuf")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
@@ -148,10 +156,11 @@ def main():
     ap.add_argument("--refuse-request", type=int, default=0)
     ap.add_argument("--record", required=True)
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--retry-after-date", type=float, default=None)
     a = ap.parse_args()
     srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     srv.daemon_threads = True
-    srv.state = State(a.schedule, a.refuse_request, a.record)
+    srv.state = State(a.schedule, a.refuse_request, a.record, a.retry_after_date)
     print(srv.server_address[1], flush=True)
     srv.serve_forever()
 
