@@ -77,41 +77,51 @@ fn in_parallel(cases: Vec<Case>, keep: tempfile::TempDir) {
     }
 }
 
-/// Issue 9: 40,000 of 347,850 lines were lost with rename rotation (35,000 of 181,350 with
-/// copytruncate) when the agent was killed 10 times in 25 s: rows became durable only when
-/// a Parquet file closed, and what the app rotated away meanwhile was gone. Local and stage
-/// output, rename and copytruncate, side by side.
-#[test]
-fn kill_9_while_the_app_rotates_loses_and_repeats_nothing() {
+/// Both output modes side by side for one way of rotating; the rotated names are matched by
+/// the inputs (`*.log*`), as the README asks for exactly once across kills: a copy is read
+/// from where its original was read to only if matched (what the agent had not read at the
+/// truncate is only in the copy); and a file renamed out of `*.log` is found again at start
+/// only through its position, so one born after the last commit and rotated away while the
+/// agent was down was lost (2,310 lines in 1 run of 6 with `*.log`).
+fn kill_9_in_both_modes(rotation: Rotation) {
     let root = tempfile::tempdir().unwrap();
+    let glob = |logs: &Path| format!("{}/*.log*", logs.display());
     let mut cases: Vec<Case> = Vec::new();
-    for rotation in [Rotation::Rename, Rotation::CopyTruncate] {
-        // The rotated names are matched by the inputs (`*.log*`), as the README asks for
-        // exactly once across kills: a copy is read from where its original was read to only
-        // if matched (what the agent had not read at the truncate is only in the copy); and a
-        // file renamed out of `*.log` is found again at start only through its position, so
-        // one born after the last commit and rotated away while the agent was down was lost
-        // (2,310 lines in 1 run of 6 with `*.log`).
-        let glob = |logs: &Path| format!("{}/*.log*", logs.display());
-        let d = root.path().join(format!("local-{rotation:?}"));
-        std::fs::create_dir_all(&d).unwrap();
-        let mut s = Setup::local(&d);
-        s.args[1] = glob(&s.logs);
+    let d = root.path().join("local");
+    std::fs::create_dir_all(&d).unwrap();
+    let mut s = Setup::local(&d);
+    s.args[1] = glob(&s.logs);
+    cases.push((
+        format!("local, {rotation:?}"),
+        Box::new(move || kill_9_while_rotating(&s, rotation)),
+    ));
+    let d = root.path().join("stage");
+    std::fs::create_dir_all(&d).unwrap();
+    if let Some(mut s) = Setup::stage(&d) {
+        s.args.extend(["--input".to_string(), glob(&s.logs)]);
         cases.push((
-            format!("local, {rotation:?}"),
+            format!("stage, {rotation:?}"),
             Box::new(move || kill_9_while_rotating(&s, rotation)),
         ));
-        let d = root.path().join(format!("stage-{rotation:?}"));
-        std::fs::create_dir_all(&d).unwrap();
-        if let Some(mut s) = Setup::stage(&d) {
-            s.args.extend(["--input".to_string(), glob(&s.logs)]);
-            cases.push((
-                format!("stage, {rotation:?}"),
-                Box::new(move || kill_9_while_rotating(&s, rotation)),
-            ));
-        }
     }
     in_parallel(cases, root);
+}
+
+/// Issue 9: 40,000 of 347,850 lines were lost with rename rotation when the agent was killed
+/// 10 times in 25 s: rows became durable only when a Parquet file closed, and what the app
+/// rotated away meanwhile was gone. Local and stage output.
+#[test]
+fn kill_9_while_the_app_rotates_by_rename_loses_and_repeats_nothing() {
+    kill_9_in_both_modes(Rotation::Rename);
+}
+
+/// Issue 9: the same with copytruncate, 35,000 of 181,350 lost. Known to fail about 1 run in
+/// 6 with some 24 lines twice, written in one life into one file, at a "Copy of a file being
+/// read" (`file_tail/tailer/copies.rs`): a tailer race when a copy is seen while its original
+/// is read, not the spool's.
+#[test]
+fn kill_9_while_the_app_copytruncates_loses_and_repeats_nothing() {
+    kill_9_in_both_modes(Rotation::CopyTruncate);
 }
 
 /// The spool folder of the (only) agent under `out` (local default placement).
