@@ -234,3 +234,121 @@ fn sigterm_while_the_output_takes_nothing_exits_inside_the_grace_period_with_a_s
     eprintln!("exit after {took:?}: {summary}");
     assert!(rows > 10_000, "{summary}");
 }
+
+/// Unmounts on drop, so a failed check leaves no mount behind.
+struct Tmpfs(std::path::PathBuf);
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Fills the file system of `dir` to its last byte with `dir/filler`.
+fn fill(dir: &Path) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(dir.join("filler")).unwrap();
+    let chunk = vec![b'x'; 4096];
+    while f.write_all(&chunk).is_ok() {}
+    while f.write_all(b"x").is_ok() {}
+}
+
+/// Issue 16 item 2 on the stage-rules FUSE file system (`testing/stagefs`) over a 2 MiB
+/// tmpfs: the stage fills up while files are being written, twice, and space is freed each
+/// time. No partial file is left (pyarrow reads every file), every line is there exactly
+/// once, the stage refused nothing, and the failure is logged once per episode.
+/// `--max-file-size 256KiB` so that several files fit (and fail) on a 2 MiB disk.
+#[test]
+fn a_full_stage_leaves_no_partial_file_and_loses_no_line() {
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let stage = dir.path().join("stage");
+    let backing = dir.path().join("stage.backing");
+    std::fs::create_dir_all(&backing).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+        .arg(&backing)
+        .output();
+    match mounted {
+        Ok(o) if o.status.success() => {}
+        other => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI mounts tmpfs: {other:?}"
+            );
+            eprintln!("SKIPPED: cannot mount a tmpfs: {other:?}");
+            return;
+        }
+    }
+    let _tmpfs = Tmpfs(backing.clone());
+    let Some(mount) = common::stage_mount(&stage) else {
+        return;
+    };
+    let input = logs.join("a.log");
+    let mut seed = 5;
+    let mut n = 0;
+    let mut wave = |tag: &str, count: usize| {
+        let l = mixed_lines(tag, count, 200, &mut seed);
+        common::append(&input, &l);
+        n += l.len();
+    };
+    wave("before", 4_000);
+    let agent = common::agent::Agent::start(
+        dir.path(),
+        "agent.log",
+        &[
+            "-i",
+            "logs/*.log",
+            "-o",
+            "stage",
+            "--max-file-size",
+            "256KiB",
+        ],
+    );
+    agent.wait_for_log("Following file", 1, Duration::from_secs(30));
+    for episode in 1..=2 {
+        std::thread::sleep(Duration::from_secs(2));
+        fill(&backing);
+        wave(&format!("full{episode}"), 6_000);
+        agent.wait_for_log("Cannot write output file", episode, Duration::from_secs(60));
+        // Several retries fail meanwhile (backoff 1, 2, 4 s): still one message.
+        std::thread::sleep(Duration::from_secs(8));
+        assert_eq!(
+            agent.log_text().matches("Cannot write output file").count(),
+            episode,
+            "{}",
+            agent.log_text()
+        );
+        std::fs::remove_file(backing.join("filler")).unwrap();
+        agent.wait_for_log("Output writable again", episode, Duration::from_secs(60));
+    }
+    wave("after", 2_000);
+    std::thread::sleep(Duration::from_secs(2));
+    let log = agent.log.clone();
+    let (status, _) = agent.terminate(Duration::from_secs(30));
+    let text = String::from_utf8_lossy(&std::fs::read(&log).unwrap()).into_owned();
+    assert!(status.success(), "{status}\n{text}");
+    common::assert_no_refusals(&mount);
+    // Only whole Parquet files of this agent are left on the stage.
+    let mut stack = vec![backing.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                assert!(
+                    name.ends_with(".parquet") && !name.starts_with('.'),
+                    "left on the stage: {p:?}\n{text}"
+                );
+            }
+        }
+    }
+    let (files, rows, distinct) = pyarrow_counts(&backing);
+    assert!(files >= 4, "{files} files");
+    assert_eq!(rows, n, "LOG rows\n{text}");
+    assert_eq!(distinct, n, "a line was written twice");
+}
