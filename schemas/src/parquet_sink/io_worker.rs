@@ -8,9 +8,9 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::{Duration, Instant};
 
 use super::config::{OutputMode, SinkConfig};
+use super::file::{ChunkedBuf, WrittenFile};
 use super::io::Storage;
 use super::naming::{self, UtcTime};
-use super::writer::{ChunkedBuf, WrittenFile};
 
 /// A file closed by the sink, waiting to be written.
 #[derive(Debug)]

@@ -13,8 +13,8 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::file::{META_AGENT_ID, META_CLOSED_AT};
 use super::naming;
-use super::writer::{META_AGENT_ID, META_CLOSED_AT};
 
 const MAGIC: &[u8; 4] = b"PAR1";
 

@@ -7,6 +7,7 @@
 //! stage volume, and what happens when writes fail.
 
 mod config;
+mod file;
 pub mod io;
 mod io_worker;
 pub mod leftovers;
@@ -21,11 +22,12 @@ pub use config::{
     OutputMode, OutputModeChoice, SinkConfig, default_compression, describe_compression,
     parse_compression,
 };
-pub use mount::{MountInfo, mount_of};
-pub use writer::{
+pub use file::{
     META_AGENT_ID, META_CLOSED_AT, META_INSTANCE, META_ROWS, META_SOURCE_POSITIONS, META_WRITER,
-    ParquetSink, SinkError, SinkStats, WrittenFile,
+    WrittenFile,
 };
+pub use mount::{MountInfo, mount_of};
+pub use writer::{ParquetSink, SinkError, SinkStats};
 
 /// Resolves `auto` by the file system of `dir`: FUSE (how stage volumes are mounted) means
 /// [`OutputMode::Stage`]. Returns the mode and the reason, for the start-up log.

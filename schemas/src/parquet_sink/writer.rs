@@ -1,7 +1,7 @@
 //! The sink: encodes batches into Parquet in memory and writes each finished file in one pass.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::{self, Write};
+use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -15,25 +15,13 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use super::config::SinkConfig;
+use super::file::{
+    ChunkedBuf, META_AGENT_ID, META_CLOSED_AT, META_INSTANCE, META_ROWS, META_WRITER, WrittenFile,
+};
 use super::io::{OsStorage, Storage};
 use super::io_worker::{Job, Report, SealedFile, Worker};
 use super::naming::{self, UtcTime};
 use crate::columns::{COLUMNS, batch_schema, parquet_schema};
-
-/// Footer key naming the program that wrote the file.
-pub const META_WRITER: &str = "firn.writer";
-/// Footer key naming the agent instance (process) that wrote the file.
-pub const META_INSTANCE: &str = "firn.instance";
-/// Footer key naming the agent (stable across restarts) that wrote the file.
-pub const META_AGENT_ID: &str = "firn.agent_id";
-/// Footer key: when the file was closed, ns since the epoch; the newest file of an agent
-/// holds its latest source positions.
-pub const META_CLOSED_AT: &str = "firn.closed_at_ns";
-/// Footer key holding the row count.
-pub const META_ROWS: &str = "firn.rows";
-/// Footer key holding the positions of the sources up to the last row in the file (JSON),
-/// set by the caller; how the agent resumes after a restart.
-pub const META_SOURCE_POSITIONS: &str = "firn.source_positions";
 
 /// What the sink can fail with. Write errors are not among them: those are retried.
 #[derive(Debug, thiserror::Error)]
@@ -67,19 +55,6 @@ pub enum SinkError {
     },
 }
 
-/// A file that reached the output.
-#[derive(Debug, Clone)]
-pub struct WrittenFile {
-    /// Its final path.
-    pub path: PathBuf,
-    /// Rows in it.
-    pub rows: u64,
-    /// Its size.
-    pub bytes: u64,
-    /// Its footer's key-value metadata set by the caller.
-    pub metadata: BTreeMap<String, String>,
-}
-
 /// Counters of the sink, for the agent's own telemetry.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SinkStats {
@@ -95,38 +70,6 @@ pub struct SinkStats {
     pub files_pending: usize,
     /// Their bytes.
     pub bytes_pending: u64,
-}
-
-/// An in-memory file body in 1 MiB chunks: growing it never copies what is already there.
-#[derive(Debug, Default)]
-pub(super) struct ChunkedBuf {
-    pub(super) chunks: Vec<Vec<u8>>,
-    pub(super) len: u64,
-}
-
-const CHUNK: usize = 1 << 20;
-
-impl Write for ChunkedBuf {
-    fn write(&mut self, mut buf: &[u8]) -> io::Result<usize> {
-        let n = buf.len();
-        while !buf.is_empty() {
-            let need_new = self.chunks.last().is_none_or(|c| c.len() == c.capacity());
-            if need_new {
-                self.chunks.push(Vec::with_capacity(CHUNK));
-            }
-            if let Some(c) = self.chunks.last_mut() {
-                let take = (c.capacity() - c.len()).min(buf.len());
-                c.extend_from_slice(&buf[..take]);
-                buf = &buf[take..];
-            }
-        }
-        self.len += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 #[derive(Debug)]
