@@ -168,10 +168,63 @@ fn read_offset(pid: u32, p: &Path) -> Option<u64> {
 #[test]
 fn sigterm_while_the_output_takes_nothing_exits_inside_the_grace_period_with_a_summary() {
     use std::os::unix::fs::PermissionsExt;
+    // The output folder is root's and read-only: the agent (nobody) can write nothing, and
+    // its spool (under the output by default) cannot be opened either.
+    stuck_shutdown_case(|out| {
+        std::fs::create_dir_all(out).unwrap();
+        std::fs::set_permissions(out, std::fs::Permissions::from_mode(0o555)).unwrap();
+    });
+}
+
+/// As above with the spool working (its default place, `out/.firn-spool`, is writable):
+/// only the Parquet files cannot be written (today's and tomorrow's `date=` folders are
+/// root's and read-only). What is not delivered stays in the spool.
+#[test]
+fn sigterm_while_only_the_parquet_files_cannot_be_written_exits_inside_the_grace_period() {
+    use std::os::unix::fs::PermissionsExt;
+    let ran = stuck_shutdown_case(|out| {
+        std::fs::create_dir_all(out).unwrap();
+        std::fs::set_permissions(out, std::fs::Permissions::from_mode(0o777)).unwrap();
+        for day in ["today", "tomorrow"] {
+            let o = Command::new("date")
+                .args(["-u", "+date=%F", "-d", day])
+                .output()
+                .unwrap();
+            let d = out.join(String::from_utf8_lossy(&o.stdout).trim());
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o555)).unwrap();
+        }
+    });
+    let Some((dir, text)) = ran else { return };
+    // The spool took the rows: its segments are there for the next start.
+    let spool = dir.path().join("out/.firn-spool");
+    let mut bytes = 0;
+    let mut stack = vec![spool.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let m = e.metadata().unwrap();
+            if m.is_dir() {
+                stack.push(e.path());
+            } else {
+                bytes += m.len();
+            }
+        }
+    }
+    assert!(
+        bytes > 1 << 20,
+        "spool {spool:?} holds {bytes} bytes\n{text}"
+    );
+}
+
+/// Runs the agent as `nobody` over 48 MiB of input into `out` set up by `prepare_out`, so
+/// that it cannot write its files; once reading has paused, SIGTERM: exit 1 within 28 s,
+/// with the summary.
+fn stuck_shutdown_case(prepare_out: impl FnOnce(&Path)) -> Option<(tempfile::TempDir, String)> {
+    use std::os::unix::fs::PermissionsExt;
     use std::time::{Duration, Instant};
     if !rustix::process::getuid().is_root() {
         eprintln!("skipped: needs root to run the agent as another user");
-        return;
+        return None;
     }
     let dir = tempfile::tempdir().unwrap();
     let open = std::fs::Permissions::from_mode(0o777);
@@ -183,10 +236,7 @@ fn sigterm_while_the_output_takes_nothing_exits_inside_the_grace_period_with_a_s
     let input = logs.join("a.log");
     incompressible(&input, 48);
     let size = std::fs::metadata(&input).unwrap().len();
-    // The output folder is root's and read-only: the agent (nobody) can write nothing.
-    let out = dir.path().join("out");
-    std::fs::create_dir_all(&out).unwrap();
-    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o555)).unwrap();
+    prepare_out(&dir.path().join("out"));
     let agent = common::agent::Agent::start_as(
         dir.path(),
         "agent.log",
@@ -233,6 +283,7 @@ fn sigterm_while_the_output_takes_nothing_exits_inside_the_grace_period_with_a_s
         .unwrap_or_else(|| panic!("no count in {summary}"));
     eprintln!("exit after {took:?}: {summary}");
     assert!(rows > 10_000, "{summary}");
+    Some((dir, text))
 }
 
 /// Unmounts on drop, so a failed check leaves no mount behind.
