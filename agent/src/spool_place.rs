@@ -11,11 +11,24 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::bail;
 use firn_schemas::OutputMode;
 
 /// The hidden folder the default spool goes in.
 pub const SPOOL_FOLDER: &str = ".firn-spool";
+
+/// Why the spool cannot go where `--spool` asks.
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolPlaceError {
+    /// The folder is on a stage volume.
+    #[error(
+        "--spool {}: the spool cannot live on a stage volume, which allows no append; give a folder on a local volume (or --spool none)",
+        dir.display()
+    )]
+    OnStage {
+        /// The folder asked for, made absolute.
+        dir: PathBuf,
+    },
+}
 
 /// Where the spool goes, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +54,7 @@ pub fn place(
     agent_id: &str,
     local_dirs: &[PathBuf],
     is_stage_fs: impl Fn(&Path) -> bool,
-) -> anyhow::Result<SpoolPlace> {
+) -> Result<SpoolPlace, SpoolPlaceError> {
     match flag {
         Some("none") => Ok(SpoolPlace {
             dir: None,
@@ -51,10 +64,7 @@ pub fn place(
         Some(dir) => {
             let dir = absolute(Path::new(dir));
             if (mode == OutputMode::Stage && dir.starts_with(output)) || is_stage_fs(&dir) {
-                bail!(
-                    "--spool {}: the spool cannot live on a stage volume, which allows no append; give a folder on a local volume (or --spool none)",
-                    dir.display()
-                );
+                return Err(SpoolPlaceError::OnStage { dir });
             }
             Ok(SpoolPlace {
                 dir: Some(dir.join(agent_id)),

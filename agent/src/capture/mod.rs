@@ -69,6 +69,21 @@ impl StreamSettings {
     }
 }
 
+/// What a capture source can fail with (a wrapped app that cannot start is not an error of
+/// firn's: it ends with the app's exit code).
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    /// The thread that reads stdin could not be started.
+    #[error("cannot start the thread reading stdin: {0}")]
+    StdinThread(#[source] std::io::Error),
+    /// The task reading stdin failed (panicked or was cancelled).
+    #[error("the stdin capture task failed: {0}")]
+    StdinTask(#[source] tokio::task::JoinError),
+    /// The signals to forward to the wrapped app cannot be listened for.
+    #[error("cannot listen for the signals to forward to the wrapped app: {0}")]
+    Signals(#[source] std::io::Error),
+}
+
 /// A running source: its name and its task, which yields a wrapped app's exit code.
 pub type Source = (&'static str, JoinHandle<anyhow::Result<Option<u8>>>);
 
@@ -87,21 +102,25 @@ pub fn spawn_sources(
         CaptureMode::Off => Vec::new(),
         CaptureMode::Wrap { program, args } => vec![(
             "wrapped app",
-            tokio::spawn(wrap::run(
-                capture,
-                program.clone(),
-                args.clone(),
-                settings,
-                tx,
-                counters,
-                shutdown,
-            )),
+            tokio::spawn({
+                let run = wrap::run(
+                    capture,
+                    program.clone(),
+                    args.clone(),
+                    settings,
+                    tx,
+                    counters,
+                    shutdown,
+                );
+                async move { Ok(run.await?) }
+            }),
         )],
         CaptureMode::Stdin { stream } => vec![(
             "stdin",
-            tokio::spawn(stdin::run(
-                capture, *stream, settings, tx, counters, shutdown,
-            )),
+            tokio::spawn({
+                let run = stdin::run(capture, *stream, settings, tx, counters, shutdown);
+                async move { Ok(run.await?) }
+            }),
         )],
     }
 }

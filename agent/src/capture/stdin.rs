@@ -9,6 +9,7 @@ use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use super::CaptureError;
 use super::config::CaptureConfig;
 use super::stream::PumpEnd;
 use super::{Stream, StreamSettings};
@@ -102,9 +103,8 @@ pub(crate) async fn run(
     tx: Sender,
     counters: Arc<Counters>,
     shutdown: Shutdown,
-) -> anyhow::Result<Option<u8>> {
-    let input = ChannelReader::spawn(std::io::stdin())
-        .map_err(|e| anyhow::anyhow!("cannot start the thread reading stdin: {e}"))?;
+) -> Result<Option<u8>, CaptureError> {
+    let input = ChannelReader::spawn(std::io::stdin()).map_err(CaptureError::StdinThread)?;
     // Passing stdin through goes to stdout whatever its iostream: it is firn's only input.
     let passthrough = cfg
         .passthrough
@@ -132,7 +132,7 @@ pub(crate) async fn run(
             tracing::warn!("Stopped reading stdin before it ended (shutdown)");
         }
         Ok(PumpEnd::SinkClosed) => tracing::warn!("Output stopped before stdin ended"),
-        Err(e) => anyhow::bail!("the stdin capture task failed: {e}"),
+        Err(e) => return Err(CaptureError::StdinTask(e)),
     }
     Ok(None)
 }

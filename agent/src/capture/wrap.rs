@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::CaptureError;
 use super::config::CaptureConfig;
 use super::group::Group;
 use super::status::{FinishReason, StatusMetrics, exit_code, read_oom_kills};
@@ -139,7 +140,7 @@ pub(crate) async fn run(
     tx: Sender,
     counters: Arc<Counters>,
     shutdown: Shutdown,
-) -> anyhow::Result<Option<u8>> {
+) -> Result<Option<u8>, CaptureError> {
     let status = StatusMetrics::default();
     // The `status` metric group may be switched off (--metric-groups, platformMonitor).
     let send_status = |points: Vec<crate::pipeline::MetricPoint>| {
@@ -218,7 +219,7 @@ pub(crate) async fn run(
         Some(g) => g.signal(sig, &counters),
         None => signal_child(pid, sig, &counters),
     };
-    let forwarder = spawn_forwarder(pid, counters.clone())?;
+    let forwarder = spawn_forwarder(pid, counters.clone()).map_err(CaptureError::Signals)?;
     send_status(status.running(now_ns())).await;
 
     let mut tick = tokio::time::interval(cfg.metrics_interval);
