@@ -297,3 +297,94 @@ fn a_leftover_tmp_of_this_agent_is_removed_at_start_and_another_agents_is_not() 
         "{log}"
     );
 }
+
+/// README (Output): agents share an output folder safely when their `--agent-id`s differ.
+/// Two agents follow the same file into one folder at the same time (the ids are the setting
+/// under test; everything else default); one is killed with SIGKILL and restarted while the
+/// other goes on. Each agent's rows hold every line exactly once: each resumed from its own
+/// files and its own spool, never the other's.
+#[test]
+fn two_agents_following_one_file_into_one_folder_each_deliver_every_line_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (logs, out) = (d.join("logs"), d.join("out"));
+    std::fs::create_dir_all(&logs).unwrap();
+    let args = |id: &'static str| ["--input", "logs/*.log", "--output", "out", "--agent-id", id];
+    let has = |id: &str, want: &[String]| {
+        let by_agent = lines_by_agent(&out);
+        let got = by_agent.get(id);
+        want.iter().all(|l| got.is_some_and(|m| m.contains_key(l)))
+    };
+    let log_of = |id: &str| d.join(format!("{id}.log"));
+    let first = lines("first", 200);
+    append(&logs.join("a.log"), &first);
+    let a = Agent::start(d, "app.log", &args("app"));
+    let b = Agent::start(d, "app-2.log", &args("app-2"));
+    // Both have committed what they read to their spools (by default below
+    // `out/.firn-spool/`, one per agent id) before app is killed: its restart must replay its
+    // own commits, not app-2's.
+    let spools = out.join(".firn-spool");
+    common::agent::wait_until(
+        "both committed",
+        &log_of("app"),
+        Duration::from_secs(30),
+        || {
+            spool_files(&spools)
+                .iter()
+                .filter(|(_, len)| *len > 0)
+                .count()
+                >= 2
+        },
+    );
+    a.kill9();
+    let second = lines("second", 100);
+    append(&logs.join("a.log"), &second);
+    let a = Agent::start(d, "app.log", &args("app"));
+    a.wait_for_log("Following file", 1, Duration::from_secs(30));
+    let restart = a.log_text();
+    assert!(
+        restart.contains("rows_to_replay=") && !restart.contains("rows_to_replay=0"),
+        "the restarted app replayed nothing from its spool\n{restart}"
+    );
+    let all: Vec<String> = first.iter().chain(&second).cloned().collect();
+    let (log_a, log_b) = (a.log.clone(), b.log.clone());
+    let (sa, _) = a.terminate(Duration::from_secs(30));
+    let (sb, _) = b.terminate(Duration::from_secs(30));
+    assert!(
+        sa.success() && sb.success(),
+        "{sa} {sb}\n{}\n{}",
+        log_tail(&log_a),
+        log_tail(&log_b)
+    );
+    assert!(has("app", &all) && has("app-2", &all));
+    let by_agent = lines_by_agent(&out);
+    assert_eq!(
+        by_agent.get("app"),
+        Some(&once_each(&all)),
+        "{}",
+        log_tail(&log_a)
+    );
+    assert_eq!(
+        by_agent.get("app-2"),
+        Some(&once_each(&all)),
+        "{}",
+        log_tail(&log_b)
+    );
+}
+
+/// The spool segments below `dir` (any depth), with their sizes.
+fn spool_files(dir: &Path) -> Vec<(std::path::PathBuf, u64)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if e.file_name().to_string_lossy().starts_with("seg-") {
+                out.push((p, e.metadata().map_or(0, |m| m.len())));
+            }
+        }
+    }
+    out
+}
