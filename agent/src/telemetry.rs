@@ -38,6 +38,7 @@ counters! {
     lines_severity_recognised_total: "File records whose own level was recognised in their text.",
     files_rotated_total: "Files seen renamed or deleted while being read (rotation).",
     files_truncated_total: "Files seen truncated (copytruncate); reading restarted at 0.",
+    lines_cut_by_truncation_total: "Lines whose start was read when their file was truncated: read whole from a copy the inputs match, else dropped (their rest was truncated away).",
     files_released_total: "Files read to their end and let go after leaving the inputs.",
     files_watched: "Files being followed now (a gauge).",
     output_files_written_total: "Parquet files written to the output.",

@@ -184,8 +184,14 @@ impl FileReader {
         }
     }
 
-    /// The file was truncated in place: what was read is delivered, then reading restarts
-    /// at offset 0. Returns whether the sink is still there, and where reading had got to.
+    /// The file was truncated in place: the lines read are delivered, then reading restarts
+    /// at offset 0. Returns whether the sink is still there, and where reading had got to:
+    /// the start of the line the truncation cut, if it cut one.
+    ///
+    /// A cut line (its start read, its rest truncated away) is not sent as a fragment: a
+    /// copytruncate copy that the inputs match holds it whole and is read from that start
+    /// (`tailer/copies.rs`); without one its rest is gone, and it is counted in
+    /// `lines_cut_by_truncation_total` and logged.
     ///
     /// # Errors
     /// When the file cannot be seeked.
@@ -195,8 +201,18 @@ impl FileReader {
         counters: &Counters,
         cfg: &ReaderConfig,
     ) -> io::Result<(bool, LinePos)> {
-        let alive = self.flush_partial(tx, counters);
+        let cut = self.splitter.partial_len();
+        {
+            // The record in progress is made of whole lines: finish it.
+            let Self { decoder, chunk, .. } = self;
+            decoder.flush(now_ns(), chunk, counters);
+        }
+        let alive = self.send(tx);
         let before = self.committed();
+        if cut > 0 {
+            Counters::add(&counters.lines_cut_by_truncation_total, 1);
+            tracing::info!(path = %super::names::escaped(&self.path), offset = before.offset, bytes_read = cut, "A line was cut by the truncation: read whole from a copy if the inputs match one, else its start is dropped");
+        }
         self.file.seek(SeekFrom::Start(0))?;
         self.splitter = LineSplitter::new(cfg.max_line_bytes, cfg.long_lines, LinePos::default());
         self.decoder = Decoder::new(cfg.decode.clone(), &self.path, LinePos::default());

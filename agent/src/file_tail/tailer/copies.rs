@@ -188,6 +188,16 @@ impl Tailer {
             }
             let pos = t.reader.as_ref().map_or(t.closed_at, |r| r.committed());
             if Fingerprint::of_len(file, t.fp.len).is_ok_and(|f| f == t.fp) {
+                // The original is not seen truncated yet, and is still read meanwhile: what
+                // it is read through until its truncation would come out again from the
+                // copy if the copy started where the original is read to now. Wait (a few
+                // seconds at most) for the truncation: the original's state before it
+                // (`prevs` below) is where the copy starts. A plain copy that is never
+                // followed by a truncation starts, after the wait, where the original is
+                // read to then.
+                if may_defer && t.reader.is_some() {
+                    return None;
+                }
                 let start = at(pos);
                 if let Some(p) = start {
                     tracing::info!(copy = %escaped(path), of = %escaped(&t.path), offset = p.offset, "Copy of a file being read (copytruncate); reading it from where the original was read to");

@@ -316,7 +316,7 @@ impl Tailer {
             });
         let Some((pos, hint)) = self.start_pos(&path, &file, size, key, may_defer) else {
             if let std::collections::hash_map::Entry::Vacant(e) = self.deferred.entry(key) {
-                tracing::debug!(path = %escaped(&path), size, "A copy still being written; waiting for it");
+                tracing::debug!(path = %escaped(&path), size, "A copy still being written, or of a file not seen truncated yet; waiting for it");
                 e.insert(now);
             }
             return;
