@@ -115,10 +115,9 @@ fn kill_9_while_the_app_rotates_by_rename_loses_and_repeats_nothing() {
     kill_9_in_both_modes(Rotation::Rename);
 }
 
-/// Issue 9: the same with copytruncate, 35,000 of 181,350 lost. Known to fail about 1 run in
-/// 6 with some 24 lines twice, written in one life into one file, at a "Copy of a file being
-/// read" (`file_tail/tailer/copies.rs`): a tailer race when a copy is seen while its original
-/// is read, not the spool's.
+/// Issue 9: the same with copytruncate, 35,000 of 181,350 lost. It also failed about 1 run
+/// in 6 with some 24 lines twice, at a copy seen while its original was still read: a tailer
+/// race, fixed in `file_tail/tailer/copies.rs` (regression test in `tail_truncation_e2e.rs`).
 #[test]
 fn kill_9_while_the_app_copytruncates_loses_and_repeats_nothing() {
     kill_9_in_both_modes(Rotation::CopyTruncate);
