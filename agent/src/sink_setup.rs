@@ -1,10 +1,10 @@
 //! The one sink set-up the daemon and `--once` share: where sources resume (the spool's
 //! positions, then the output footers), the spool itself, and the sink thread.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use anyhow::Context;
 use firn_schemas::spool::{Spool, SpoolConfig};
 use firn_schemas::{ParquetSink, WrittenFile};
 
@@ -13,6 +13,23 @@ use crate::file_tail::checkpoint::{self, Recovered};
 use crate::pipeline::{Sender, SinkReport, SinkSettings, SpoolSetup, SpoolSlot, spawn_sink};
 use crate::shutdown::Shutdown;
 use crate::telemetry::Counters;
+
+/// Why the sink could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkSetupError {
+    /// The output folder could not be listed to find this agent's files.
+    #[error("cannot read the output folder {} to resume", dir.display())]
+    ReadOutput {
+        /// The output folder.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The sink's thread could not be started.
+    #[error("cannot start the sink thread")]
+    Thread(#[source] std::io::Error),
+}
 
 /// A started sink and where the sources resume.
 #[derive(Debug)]
@@ -37,7 +54,7 @@ pub fn start(
     counters: &Arc<Counters>,
     shutdown: Option<&Shutdown>,
     on_written: Box<dyn FnMut(&WrittenFile) + Send>,
-) -> anyhow::Result<Started> {
+) -> Result<Started, SinkSetupError> {
     let mut settings = SinkSettings {
         forward: crate::otlp_export::forward_slot(cfg, counters),
         ..SinkSettings::default()
@@ -45,7 +62,7 @@ pub fn start(
     let mut recovered = Recovered::default();
     if let Some(sd) = shutdown {
         recovered = recover(cfg)?;
-        if let Some(setup) = open_spool(cfg, counters, &mut recovered)? {
+        if let Some(setup) = open_spool(cfg, counters, &mut recovered) {
             settings.spool = Some(SpoolSlot::new(setup));
             // A commit a second: batches cut by age (and size), not by a row count that
             // would fsync many times a second at a high rate.
@@ -65,7 +82,7 @@ pub fn start(
         settings,
         on_written,
     )
-    .context("cannot start the sink thread")?;
+    .map_err(SinkSetupError::Thread)?;
     Ok(Started {
         tx,
         handle,
@@ -75,12 +92,12 @@ pub fn start(
 
 /// Removes this agent's leftovers of an interrupted write, whatever its sources, and finds
 /// where its newest complete file says each followed file stood.
-fn recover(cfg: &AgentConfig) -> anyhow::Result<Recovered> {
-    let recovered = checkpoint::recover(&cfg.sink.dir, &cfg.sink.agent_id).with_context(|| {
-        format!(
-            "cannot read the output folder {} to resume",
-            cfg.sink.dir.display()
-        )
+fn recover(cfg: &AgentConfig) -> Result<Recovered, SinkSetupError> {
+    let recovered = checkpoint::recover(&cfg.sink.dir, &cfg.sink.agent_id).map_err(|source| {
+        SinkSetupError::ReadOutput {
+            dir: cfg.sink.dir.clone(),
+            source,
+        }
     })?;
     let (removed, left) = (recovered.removed.len(), recovered.left.len());
     if cfg.inputs.is_empty() {
@@ -100,17 +117,18 @@ fn recover(cfg: &AgentConfig) -> anyhow::Result<Recovered> {
 }
 
 /// Opens the spool (cutting a torn tail) and takes its positions, which are never older
-/// than the output's: every file's rows were committed before the file was written.
+/// than the output's: every file's rows were committed before the file was written. `None`
+/// when there is no spool, or it cannot be opened (logged: the agent runs without it).
 fn open_spool(
     cfg: &AgentConfig,
     counters: &Arc<Counters>,
     recovered: &mut Recovered,
-) -> anyhow::Result<Option<SpoolSetup>> {
+) -> Option<SpoolSetup> {
     let Some(dir) = &cfg.spool.dir else {
         if let Some(w) = &cfg.spool.warning {
             tracing::warn!("{w}");
         }
-        return Ok(None);
+        return None;
     };
     let mut scfg = SpoolConfig::new(dir);
     scfg.max_bytes = cfg.spool_max_bytes;
@@ -122,7 +140,7 @@ fn open_spool(
             // A sidecar that cannot start is worse than one that is durable only when its
             // files are written.
             tracing::error!(dir = %dir.display(), error = %e, "Cannot open the spool; running without it (a kill -9 re-reads up to --max-file-age of lines): give another with --spool DIR, or --spool none");
-            return Ok(None);
+            return None;
         }
     };
     if let Some(t) = &rec.torn {
@@ -162,9 +180,29 @@ fn open_spool(
             }
         }
     }
-    Ok(Some(SpoolSetup {
+    Some(SpoolSetup {
         spool,
         replay: rec.commits,
         counters: counters.clone(),
-    }))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The message a user reads (`firn-agent: error: {e:#}`) names the folder and the cause,
+    /// once each.
+    #[test]
+    fn an_unreadable_output_folder_is_named_with_its_cause_once() {
+        let e = SinkSetupError::ReadOutput {
+            dir: PathBuf::from("/stage/events"),
+            source: std::io::Error::from_raw_os_error(13),
+        };
+        let shown = format!("{:#}", anyhow::Error::from(e));
+        assert_eq!(
+            shown,
+            "cannot read the output folder /stage/events to resume: Permission denied (os error 13)"
+        );
+    }
 }

@@ -74,13 +74,13 @@ impl StreamSettings {
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
     /// The thread that reads stdin could not be started.
-    #[error("cannot start the thread reading stdin: {0}")]
+    #[error("cannot start the thread reading stdin")]
     StdinThread(#[source] std::io::Error),
     /// The task reading stdin failed (panicked or was cancelled).
-    #[error("the stdin capture task failed: {0}")]
+    #[error("the stdin capture task failed")]
     StdinTask(#[source] tokio::task::JoinError),
     /// The signals to forward to the wrapped app cannot be listened for.
-    #[error("cannot listen for the signals to forward to the wrapped app: {0}")]
+    #[error("cannot listen for the signals to forward to the wrapped app")]
     Signals(#[source] std::io::Error),
 }
 
