@@ -248,7 +248,8 @@ fn line_cases_with_once_under_each_long_line_policy() {
 fn line_cases_in_follow_mode() {
     let (dir, logs) = run_dir();
     let agent = Agent::start(dir.path(), "agent.log", &FOLLOW);
-    sleep(Duration::from_millis(300));
+    // Written once the agent follows the (empty) folder, so they are found as new files.
+    agent.wait_for_log("Following input files", 1, Duration::from_secs(30));
     write_case_files(&logs);
     // 8 plain rows, 2 CRI, 2 Docker, 3 JSON.
     wait_for_rows(
