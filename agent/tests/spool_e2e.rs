@@ -9,14 +9,15 @@
 
 mod common;
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use common::agent::{Agent, log_tail, wait_until};
-use common::scenario::{App, Rng, Rotation, Setup, exactly_once};
+use common::root::{cannot_run, fill, mount_tmpfs};
+use common::scenario::{App, Rotation, Setup, exactly_once};
+use common::tail::Rng;
 use common::{append, lines, parquet_files, stage_mount};
 
 /// The issue's scenario: three files, `app2.log` rotated about once a second keeping 9; the
@@ -273,27 +274,6 @@ fn a_torn_spool_is_cut_and_every_line_lands_once() {
     exactly_once(&s.out, &written).unwrap_or_else(|e| panic!("{e}\n{}", log_tail(&log)));
 }
 
-/// Says a root-only test could not run; fails when FIRN_REQUIRE_ROOT_TESTS=1 (CI).
-fn cannot_run(what: &str, why: &str) {
-    let msg = format!("NOT RUN: {what}: {why} (needs root to mount a tmpfs)");
-    eprintln!("\n!!!!!!!! {msg} !!!!!!!!\n");
-    if std::env::var("FIRN_REQUIRE_ROOT_TESTS").is_ok_and(|v| v == "1") {
-        panic!("{msg}; FIRN_REQUIRE_ROOT_TESTS=1 says this machine must run it");
-    }
-}
-
-/// Unmounts on drop, so a failed check leaves no mount behind.
-struct Mount(PathBuf);
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
-    }
-}
-
 /// Issue 9: the spool's disk fills. Special setting: `--spool` on a 4 MiB tmpfs of its own,
 /// the only way to fill the spool's disk and not the machine's. Reading pauses (the agent
 /// says so and stays up), nothing is lost, and reading resumes when space returns.
@@ -302,18 +282,10 @@ fn a_full_spool_disk_pauses_reading_and_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Setup::local(dir.path());
     let disk = dir.path().join("spooldisk");
-    std::fs::create_dir(&disk).unwrap();
-    let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
-        .arg(&disk)
-        .stderr(std::process::Stdio::piped())
-        .output();
-    match mounted {
-        Ok(o) if o.status.success() => {}
-        Ok(o) => return cannot_run("full spool disk", &String::from_utf8_lossy(&o.stderr)),
-        Err(e) => return cannot_run("full spool disk", &e.to_string()),
-    }
-    let _unmount = Mount(disk.clone());
+    let _unmount = match mount_tmpfs(&disk, "4m") {
+        Ok(m) => m,
+        Err(e) => return cannot_run("full spool disk", &e),
+    };
     s.args
         .extend(["--spool".to_string(), "spooldisk".to_string()]);
     let a = s.logs.join("a.log");
@@ -324,12 +296,7 @@ fn a_full_spool_disk_pauses_reading_and_loses_nothing() {
     sleep(Duration::from_secs(2));
     // Fill the disk to its last byte.
     let filler = disk.join("filler");
-    {
-        let mut f = File::create(&filler).unwrap();
-        let chunk = vec![b'x'; 4096];
-        while f.write_all(&chunk).is_ok() {}
-        while f.write_all(b"x").is_ok() {}
-    }
+    fill(&filler);
     let full = lines("while the spool disk is full", 3_000);
     append(&a, &full);
     agent.wait_for_log("Cannot commit to the spool", 1, Duration::from_secs(30));

@@ -2,7 +2,6 @@
 //! agent set up in a folder (local output, or stage output on the FUSE file system with
 //! `--spec`, as in SPCS), and the exactly-once check over its output.
 
-use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,56 +11,11 @@ use std::thread::{JoinHandle, sleep};
 use std::time::{Duration, Instant};
 
 use super::agent::Agent;
-use super::{assert_no_refusals, log_values_of_file, parquet_files, stage_mount};
+use super::{assert_no_refusals, stage_mount};
 
-/// Small deterministic generator (splitmix64): kill times and cut offsets.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    pub fn millis(&mut self, lo: u64, hi: u64) -> Duration {
-        Duration::from_millis(lo + self.next() % (hi - lo + 1))
-    }
-}
-
-/// How many times each LOG line is in the output's complete files.
-pub fn counts(out: &Path) -> HashMap<String, usize> {
-    let mut m = HashMap::new();
-    for p in parquet_files(out) {
-        for v in log_values_of_file(&p).unwrap_or_else(|e| panic!("{e}")) {
-            *m.entry(v).or_default() += 1;
-        }
-    }
-    m
-}
-
-/// Each of `lines` once and nothing else, or how not.
+/// Each of `lines` once in the output's complete files and nothing else, or how not.
 pub fn exactly_once(out: &Path, lines: &[String]) -> Result<(), String> {
-    let c = counts(out);
-    let missing: Vec<&String> = lines.iter().filter(|l| !c.contains_key(*l)).collect();
-    let dup: Vec<(&String, &usize)> = c.iter().filter(|(_, n)| **n > 1).collect();
-    let want: HashSet<&str> = lines.iter().map(String::as_str).collect();
-    let extra: Vec<&String> = c.keys().filter(|k| !want.contains(k.as_str())).collect();
-    if missing.is_empty() && dup.is_empty() && extra.is_empty() {
-        return Ok(());
-    }
-    Err(format!(
-        "{} lines written: {} lost, {} duplicated, {} unexpected\n  lost: {:?}\n  duplicated: {:?}\n  unexpected: {:?}",
-        lines.len(),
-        missing.len(),
-        dup.len(),
-        extra.len(),
-        &missing[..missing.len().min(5)],
-        &dup[..dup.len().min(5)],
-        &extra[..extra.len().min(5)]
-    ))
+    super::tail::exactly_once(&super::tail::final_counts(out), lines)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
