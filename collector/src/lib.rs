@@ -11,4 +11,5 @@ pub mod query;
 pub mod receive;
 pub mod scrape;
 pub mod serve;
+mod signals;
 pub mod telemetry;

@@ -66,28 +66,6 @@ fn host_name() -> String {
         .unwrap_or_else(|| "firn-collector".into())
 }
 
-/// SIGTERM's handler, installed before the collector says it has started, so a SIGTERM that
-/// follows the "Starting" line at once is a clean stop rather than the default action (the
-/// process killed mid-start, as a loaded machine showed in `tests/crash.rs`).
-fn term_signal() -> Option<tokio::signal::unix::Signal> {
-    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok()
-}
-
-async fn shutdown_signal(term: Option<tokio::signal::unix::Signal>) {
-    let term = async {
-        match term {
-            Some(mut s) => {
-                s.recv().await;
-            }
-            None => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
-    }
-}
-
 /// Runs the receiver (and the scrapers) until SIGTERM or Ctrl-C.
 ///
 /// # Errors
@@ -142,7 +120,7 @@ async fn serve(
     token: Option<Arc<Token>>,
     mode_why: &str,
 ) -> anyhow::Result<()> {
-    let term = term_signal();
+    let term = crate::signals::term_signal();
     let http_listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {} (--listen)", args.listen))?;
@@ -190,7 +168,7 @@ async fn serve(
     });
     drop(ingest);
     let http_task = tokio::spawn(async move { http.await });
-    shutdown_signal(term).await;
+    crate::signals::shutdown_signal(term).await;
     tracing::info!("Stopping: finishing requests in progress");
     let _ = stop_tx.send(true);
     drop(scrapers);

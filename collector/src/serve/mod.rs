@@ -258,21 +258,6 @@ fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
-    }
-}
-
 /// Serves the dashboard until SIGTERM or Ctrl-C.
 ///
 /// # Errors
@@ -308,6 +293,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the runtime")?;
     rt.block_on(async {
+        let term = crate::signals::term_signal();
         let engine = Engine::open(&args.data, &opts).await?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -327,7 +313,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             gate: tokio::sync::Semaphore::new(CONCURRENT_QUERIES),
         });
         axum::serve(listener, router(state))
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(crate::signals::shutdown_signal(term))
             .await
             .context("the dashboard server failed")?;
         tracing::info!("Stopped");
