@@ -5,6 +5,9 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
+// `1.5 MiB`: the one byte formatter, `firn_schemas::units`.
+use firn_schemas::units::format_bytes as human_bytes;
+
 use datafusion::datasource::physical_plan::ParquetSource;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_plan::ExecutionPlan;
@@ -150,22 +153,6 @@ fn add_scans(plan: &Arc<dyn ExecutionPlan>, r: &mut ScanReport) {
     }
     for child in plan.children() {
         add_scans(child, r);
-    }
-}
-
-/// `1.5 MiB`.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
     }
 }
 
